@@ -1,0 +1,3 @@
+from pgarchiver_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Settings → a ready-to-run archive: validated, connected, discovered, planned, destination checked.
+
+Everything that can be wrong with the input is found here, before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pgarchiver_tui.cache import Cache, open_cache
+from pgarchiver_tui.database import connect
+from pgarchiver_tui.discovery import Discovery, check_privileges, discover, holds_rows
+from pgarchiver_tui.engine import ArchiveOptions, ArchiveRun, utc_now
+from pgarchiver_tui.events import Event
+from pgarchiver_tui.plan import Plan, make_plan
+from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.storage import Storage
+from pgarchiver_tui.storage.destination import open_destination
+
+
+@dataclass
+class Prepared:
+    settings: Settings
+    options: ArchiveOptions
+    discovery: Discovery
+    plan: Plan
+    storage: Storage
+    cache: Cache | None
+    notes: list[str] = field(default_factory=list)
+
+    def run(self, emit: Callable[[Event], None]) -> ArchiveRun:
+        return ArchiveRun(self.plan.jobs, self.options, self.storage, self.cache, emit, notes=self.notes)
+
+
+def archive_options(settings: Settings) -> ArchiveOptions:
+    return ArchiveOptions(
+        conninfo=settings.conninfo(), format=settings.output_format, compression=settings.compression,
+        level=settings.compression_level, zstd_threads=settings.zstd_threads, workers=settings.workers,
+        dry_run=settings.dry_run, force=settings.force, statement_timeout_ms=settings.statement_timeout,
+        lock_timeout_ms=settings.lock_timeout,
+    )
+
+
+def prepare(settings: Settings, now: datetime | None = None) -> Prepared:
+    settings.validate()
+    options = archive_options(settings)
+    schema, table = settings.qualified_table()
+    requested = settings.requested_range()
+    with connect(options.conninfo, snapshot=False) as conn:
+        found = discover(conn, schema, table, settings.date_column)
+        if not found.partitions and settings.date_column is None:
+            raise_no_date_column(found)
+        plan = make_plan(schema, table, found.sources, requested, settings.duration(), settings.path_template,
+                         options.extension, settings.date_column, now or utc_now(), settings.include_current)
+        used = {part.source for job in plan.jobs for part in job.slices}
+        check_privileges(conn, sorted(used, key=lambda s: s.qualified))
+        notes = found.notes + plan.notes
+        if settings.date_column is None:
+            for source in found.unbounded:
+                if holds_rows(conn, source):
+                    notes.append(f"{source.qualified} ({source.kind.value}) holds rows outside any dated partition;"
+                                 " they are NOT archived: give --date-column to archive them by date")
+    storage = open_destination(settings)
+    cache = None if settings.dry_run else open_cache(storage.url, settings.cache_dir)
+    if cache and cache.warning:
+        notes.append(cache.warning)
+    return Prepared(settings, options, found, plan, storage, cache, notes)
+
+
+def raise_no_date_column(found: Discovery) -> None:
+    from pgarchiver_tui.errors import ConfigError
+
+    raise ConfigError(f"{found.schema}.{found.table} has no date partitions; give --date-column COLUMN to archive "
+                      "it in date windows")

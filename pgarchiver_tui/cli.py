@@ -1,0 +1,193 @@
+"""Command line: parse arguments → Settings → run a command, headless or in the TUI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from pgarchiver_tui import __version__
+from pgarchiver_tui.errors import ArchiverError
+from pgarchiver_tui.report import EXIT_INTERRUPTED, EXIT_USAGE, HeadlessReporter, exit_code, json_report
+from pgarchiver_tui.settings import Settings, load_settings
+
+PROG = "pgarchiver-tui"
+Handler = Callable[[argparse.Namespace], int]
+
+
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("database (libpq's PG* variables and ~/.pgpass apply too)")
+    group.add_argument("--dsn", help="connection URL or conninfo string")
+    group.add_argument("--db-host")
+    group.add_argument("--db-port", type=int)
+    group.add_argument("--db-user")
+    group.add_argument("--db-password", help="prefer PGPASSWORD or ~/.pgpass: flags show up in `ps`")
+    group.add_argument("--db-name")
+    group.add_argument("--db-sslmode")
+    group.add_argument("--statement-timeout", type=int, metavar="MS")
+    group.add_argument("--lock-timeout", type=int, metavar="MS")
+
+
+def add_table_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("what")
+    group.add_argument("--table", help="base table name, or schema.table")
+    group.add_argument("--schema", help="schema of --table (default public)")
+    group.add_argument("--start-date", metavar="YYYY-MM-DD", help="first day, inclusive")
+    group.add_argument("--end-date", metavar="YYYY-MM-DD", help="last day, inclusive")
+    group.add_argument("--date-column", help="column that dates each row: splits partitions and plain tables")
+    group.add_argument("--output-duration", choices=["hourly", "daily", "weekly", "monthly", "yearly"])
+    group.add_argument("--include-current", action="store_true", default=None,
+                       help="also archive the current, still-open period")
+
+
+def add_destination_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("where (the AWS credential chain, AWS_PROFILE and AWS_ENDPOINT_URL_S3 apply)")
+    group.add_argument("--s3-endpoint", help="URL of an S3-compatible store; omit for AWS")
+    group.add_argument("--s3-bucket")
+    group.add_argument("--s3-region")
+    group.add_argument("--s3-access-key")
+    group.add_argument("--s3-secret-key", help="prefer AWS_SECRET_ACCESS_KEY or a profile: flags show up in `ps`")
+    group.add_argument("--s3-profile", help="a profile of ~/.aws/config (default: AWS_PROFILE)")
+    group.add_argument("--local-dir", metavar="DIR", help="write to a directory instead of S3")
+    group.add_argument("--path-template", help="object key prefix, e.g. 'archives/{table}/{YYYY}/{MM}'")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("how")
+    group.add_argument("--no-ui", action="store_true", default=None, help="run headless (for cron and scripts)")
+    group.add_argument("--workers", type=int, metavar="N", help="objects archived at once (default 1)")
+    group.add_argument("--dry-run", action="store_true", default=None, help="read and compress, write nothing")
+    group.add_argument("--json", action="store_true", default=None, help="print a JSON run report on stdout")
+    group.add_argument("--log-format", choices=["text", "json"])
+    group.add_argument("--config", metavar="FILE", help="TOML config file (default: the user config dir)")
+    group.add_argument("--profile", help="a [profiles.NAME] table of the config file")
+    group.add_argument("--cache-dir", metavar="DIR", help="where the archive cache lives")
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("output")
+    group.add_argument("--output-format", help="jsonl (default), csv or parquet")
+    group.add_argument("--compression", help="zstd (default), gzip, lz4 or none")
+    group.add_argument("--compression-level", type=int)
+    group.add_argument("--zstd-threads", type=int, metavar="N", help="zstd worker threads (0: none)")
+    group.add_argument("--force", action="store_true", default=None,
+                       help="archive again what the cache says is done")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Archive PostgreSQL date partitions to S3-compatible storage or a directory.",
+        epilog="exit codes: 0 all archived or skipped, 1 a failure, 2 bad usage or configuration, 130 interrupted",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    archive = commands.add_parser("archive", help="archive partitions (the default command)")
+    for add in (add_database_options, add_table_options, add_output_options, add_destination_options,
+                add_run_options):
+        add(archive)
+    archive.set_defaults(handler=run_archive_command)
+    demo = commands.add_parser("demo", help="archive a seeded table of a throwaway PostgreSQL into a directory")
+    demo.add_argument("--no-ui", action="store_true", default=None, help="run headless")
+    demo.add_argument("--local-dir", metavar="DIR", help="where the demo archive goes")
+    demo.add_argument("--workers", type=int, default=2, metavar="N")
+    demo.add_argument("--json", action="store_true", default=None)
+    demo.set_defaults(handler=run_demo_command)
+    return parser
+
+
+COMMANDS = ("archive", "demo")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help", "--version")):
+        args_list.insert(0, "archive")
+    args = build_parser().parse_args(args_list)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+def fail(message: str, code: int = EXIT_USAGE, as_json: bool = False) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"exit_code": code, "error": message}))
+    return code
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    flags = {k: v for k, v in vars(args).items() if k not in ("handler", "command", "config", "profile")}
+    return load_settings(flags, config=getattr(args, "config", None), profile=getattr(args, "profile", None))
+
+
+def run_archive_command(args: argparse.Namespace) -> int:
+    try:
+        settings = settings_from(args)
+    except ArchiverError as exc:
+        return fail(str(exc), as_json=bool(args.json))
+    if not settings.no_ui:
+        return open_tui(settings)
+    return run_headless(settings)
+
+
+def open_tui(settings: Settings) -> int:
+    return fail("the terminal UI is not available in this build yet; run with --no-ui")
+
+
+def run_headless(settings: Settings, reporter: HeadlessReporter | None = None) -> int:
+    from pgarchiver_tui.archive import prepare
+
+    reporter = reporter or HeadlessReporter(log_format=settings.log_format)
+    try:
+        prepared = prepare(settings)
+    except ArchiverError as exc:
+        return fail(str(exc), as_json=settings.json)
+    run = prepared.run(reporter)
+    with _stop_on_signals(run.cancel):
+        finished = run.run()
+    if prepared.cache:
+        prepared.cache.close()
+    if settings.json:
+        print(json_report(finished, {"destination": prepared.storage.url,
+                                     "database": settings.database_label()}))
+    return exit_code(finished)
+
+
+class _stop_on_signals:
+    """First SIGINT/SIGTERM: stop cleanly (cancel queries, abort uploads). Second: leave at once."""
+
+    def __init__(self, cancel: Callable[[], None]) -> None:
+        self.cancel = cancel
+        self.previous: dict[int, object] = {}
+        self.count = 0
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        if self.count > 1:
+            os._exit(EXIT_INTERRUPTED)
+        print(f"{PROG}: stopping: cancelling running queries and uploads (again to quit at once)",
+              file=sys.stderr, flush=True)
+        self.cancel()
+
+    def __enter__(self) -> _stop_on_signals:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    from pgarchiver_tui.demo import run_demo
+
+    return run_demo(local_dir=args.local_dir, workers=args.workers, headless=bool(args.no_ui),
+                    as_json=bool(args.json))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""Connections to PostgreSQL: libpq conventions, gentle session settings, errors in one line."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import IsolationLevel, errors
+
+from pgarchiver_tui.errors import Cancelled, ConfigError, DatabaseError, PrivilegeError
+
+APPLICATION_NAME = "pgarchiver-tui"
+
+
+def connect(conninfo: str, *, snapshot: bool = True, statement_timeout_ms: int = 0,
+            lock_timeout_ms: int = 0) -> psycopg.Connection:
+    """Open a connection; libpq fills in what `conninfo` leaves out from PG* variables and ~/.pgpass.
+
+    With `snapshot`, each transaction is REPEATABLE READ READ ONLY: one consistent view per object.
+    """
+    try:
+        conn = psycopg.connect(conninfo, application_name=APPLICATION_NAME, autocommit=not snapshot)
+    except psycopg.OperationalError as exc:
+        raise ConfigError(f"cannot connect to the database: {first_line(exc)}; check --dsn/--db-* or the PG* "
+                          "variables") from None
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"bad connection settings: {first_line(exc)}") from None
+    if snapshot:
+        conn.isolation_level = IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+    try:
+        # session settings, committed so they outlive this first transaction
+        conn.execute("SELECT set_config('TimeZone', 'UTC', false), set_config('statement_timeout', %s, false), "
+                     "set_config('lock_timeout', %s, false)", (str(statement_timeout_ms), str(lock_timeout_ms)))
+        if snapshot:
+            conn.commit()
+    except psycopg.Error as exc:
+        conn.close()
+        raise translate(exc, cancelled=False) from None
+    return conn
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def translate(exc: psycopg.Error, cancelled: bool) -> Exception:
+    """A psycopg error as one of ours."""
+    if cancelled and isinstance(exc, (errors.QueryCanceled, psycopg.OperationalError)):
+        return Cancelled("cancelled")
+    if isinstance(exc, errors.InsufficientPrivilege):
+        return PrivilegeError(first_line(exc))
+    return DatabaseError(first_line(exc))

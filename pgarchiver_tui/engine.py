@@ -1,0 +1,406 @@
+"""Plan → worker pool → results: archives jobs, emitting events; knows nothing of how they are shown."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg import sql
+
+from pgarchiver_tui import __version__
+from pgarchiver_tui.cache import Cache, Record, now_iso
+from pgarchiver_tui.database import connect, first_line, translate
+from pgarchiver_tui.discovery import columns_of
+from pgarchiver_tui.errors import ArchiverError, Cancelled, IntegrityError
+from pgarchiver_tui.events import (
+    Event,
+    JobProgress,
+    JobResult,
+    JobStarted,
+    Notice,
+    Outcome,
+    RunFinished,
+    RunStarted,
+    Stage,
+)
+from pgarchiver_tui.model import Column, Job, ObjectFacts, Slice
+from pgarchiver_tui.pipeline import codecs, digest, formats
+from pgarchiver_tui.pipeline.source import copy_out
+from pgarchiver_tui.storage import SIDECAR_SUFFIX, ObjectInfo, Storage
+
+PROGRESS_INTERVAL = 0.2  # seconds between progress events of one worker
+
+
+@dataclass(frozen=True)
+class ArchiveOptions:
+    conninfo: str
+    format: str = "jsonl"
+    compression: str = "zstd"
+    level: int | None = None
+    zstd_threads: int = 0
+    workers: int = 1
+    dry_run: bool = False
+    force: bool = False
+    statement_timeout_ms: int = 0
+    lock_timeout_ms: int = 0
+
+    @property
+    def extension(self) -> str:
+        fmt = formats.get_format(self.format)
+        codec = codecs.get_codec(self.outer_compression)
+        return f"{fmt.extension}.{codec.extension}" if codec.extension else fmt.extension
+
+    @property
+    def outer_compression(self) -> str:
+        return "none" if formats.get_format(self.format).inner_compression else self.compression
+
+    @property
+    def effective_level(self) -> int:
+        return self.level if self.level is not None else codecs.get_codec(self.compression).default_level
+
+
+def sidecar_key(key: str) -> str:
+    return key + SIDECAR_SUFFIX
+
+
+def facts_from_json(data: bytes) -> ObjectFacts:
+    raw = json.loads(data)
+    raw["columns"] = [Column(**c) for c in raw.get("columns", [])]
+    return ObjectFacts(**raw)
+
+
+class ArchiveRun:
+    """One run over a plan. `run()` blocks; `cancel()` may be called from any thread or a signal handler."""
+
+    def __init__(self, jobs: list[Job], options: ArchiveOptions, storage: Storage, cache: Cache | None,
+                 emit: Callable[[Event], None], notes: Iterable[str] = (),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.jobs = jobs
+        self.options = options
+        self.storage = storage
+        self.cache = cache
+        self.emit = emit
+        self.notes = list(notes)
+        self.clock = clock
+        self.cancelled = threading.Event()
+        self._connections: dict[int, psycopg.Connection] = {}
+        self._lock = threading.Lock()
+        self._results: list[JobResult] = []
+
+    # -- control -------------------------------------------------------------------------------------------
+    def cancel(self) -> None:
+        self.cancelled.set()
+        with self._lock:
+            connections = list(self._connections.values())
+        for conn in connections:
+            try:
+                conn.cancel_safe(timeout=2)
+            except Exception:  # noqa: BLE001 - a connection already gone needs no cancelling
+                pass
+
+    # -- the run -------------------------------------------------------------------------------------------
+    def run(self) -> RunFinished:
+        started = self.clock()
+        self.emit(RunStarted(len(self.jobs), self.options.workers, sum(j.estimated_rows for j in self.jobs),
+                             self.storage.url, self.options.dry_run))
+        for note in self.notes:
+            self.emit(Notice(note))
+        todo: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        for job, reason in self._decide(self.jobs):
+            if reason is None:
+                todo.put(job)
+            else:
+                self._finish(JobResult(job, Outcome.SKIPPED, reason=reason))
+        workers = [threading.Thread(target=self._work, args=(n, todo), name=f"archive-worker-{n}", daemon=True)
+                   for n in range(1, max(1, self.options.workers) + 1)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        while not todo.empty():  # never started because the run was cancelled
+            self._finish(JobResult(todo.get(), Outcome.CANCELLED, reason="not started: run cancelled"))
+        order = {job.key: n for n, job in enumerate(self.jobs)}
+        results = sorted(self._results, key=lambda r: order.get(r.job.key, 0))
+        finished = RunFinished(results, self.notes, self.clock() - started, self.cancelled.is_set())
+        self.emit(finished)
+        return finished
+
+    def _finish(self, result: JobResult) -> None:
+        with self._lock:
+            self._results.append(result)
+        self.emit(result)
+
+    def _decide(self, jobs: list[Job]) -> Iterator[tuple[Job, str | None]]:
+        """Skip what is archived already, from one listing per prefix instead of a HEAD per object."""
+        if self.options.force or self.options.dry_run:
+            for job in jobs:
+                yield job, None
+            return
+        listing = self._listing([job.key for job in jobs])
+        for job in jobs:
+            info = listing.get(job.key)
+            if info is None:
+                yield job, None
+                continue
+            record = self.cache.get(job.key) if self.cache else None
+            if record and record.status == "archived" and _matches(info, record.bytes_out, record.etag) \
+                    and sidecar_key(job.key) in listing:
+                yield job, "already archived (cache and destination agree)"
+                continue
+            facts = self._read_facts(job.key) if sidecar_key(job.key) in listing else None
+            if facts is None or not _matches(info, facts.bytes_out, facts.etag):
+                yield job, None  # an object without its facts is an interrupted write: redo it
+                continue
+            if (facts.schema, facts.table) != (job.schema, job.table):
+                self._finish(JobResult(job, Outcome.FAILED, category="configuration", reason=(
+                    f"{job.key} already holds {facts.schema}.{facts.table}; add {{schema}} to --path-template")))
+                continue
+            if self.cache:
+                self.cache.record_archived(_record_from_facts(facts))
+            yield job, "found in the destination with matching facts; recorded in the cache"
+
+    def _listing(self, keys: list[str]) -> dict[str, ObjectInfo]:
+        prefixes = {key.rsplit("/", 1)[0] + "/" if "/" in key else "" for key in keys}
+        if len(prefixes) > 16:  # many folders: one listing of what they share is fewer calls
+            common = _common_prefix(keys)
+            prefixes = {common.rsplit("/", 1)[0] + "/" if "/" in common else ""}
+        wanted = set(keys) | {sidecar_key(k) for k in keys}
+        return {info.key: info for prefix in prefixes for info in self.storage.list(prefix) if info.key in wanted}
+
+    def _read_facts(self, key: str) -> ObjectFacts | None:
+        data = self.storage.get_bytes(sidecar_key(key))
+        try:
+            return facts_from_json(data) if data else None
+        except (ValueError, TypeError):
+            return None
+
+    # -- a worker ------------------------------------------------------------------------------------------
+    def _work(self, worker: int, todo: queue.SimpleQueue[Job]) -> None:
+        try:
+            while not self.cancelled.is_set():
+                try:
+                    job = todo.get_nowait()
+                except queue.Empty:
+                    return
+                self._finish(self._archive_one(worker, job))
+        finally:
+            with self._lock:
+                conn = self._connections.pop(worker, None)
+            if conn is not None:
+                conn.close()
+
+    def _connection(self, worker: int) -> psycopg.Connection:
+        with self._lock:
+            conn = self._connections.get(worker)
+        if conn is None or conn.closed or conn.broken:
+            conn = connect(self.options.conninfo, statement_timeout_ms=self.options.statement_timeout_ms,
+                           lock_timeout_ms=self.options.lock_timeout_ms)
+            with self._lock:
+                self._connections[worker] = conn
+        return conn
+
+    def _archive_one(self, worker: int, job: Job) -> JobResult:
+        started_at = now_iso()
+        started = self.clock()
+        progress = _Progress(self, worker, job, started)
+        self.emit(JobStarted(worker, job))
+        progress.stage(Stage.CONNECTING)
+        try:
+            conn = self._connection(worker)
+            try:
+                with conn.transaction():
+                    result = self._stream(conn, worker, job, progress, started_at)
+            except psycopg.Error as exc:
+                self._drop_connection(worker)
+                raise translate(exc, self.cancelled.is_set()) from None
+            except BaseException:
+                self._drop_connection(worker)
+                raise
+            return result
+        except ArchiverError as exc:
+            outcome = Outcome.CANCELLED if isinstance(exc, Cancelled) else Outcome.FAILED
+            error = str(exc) or exc.category
+            if outcome is Outcome.FAILED and self.cache and not self.options.dry_run:
+                self.cache.record_failure(_record(job, self.options, started_at), error)
+            return JobResult(job, outcome, worker, reason=error, category=exc.category,
+                             seconds=self.clock() - started)
+        except Exception as exc:  # noqa: BLE001 - one job's surprise must not end the run
+            error = f"{type(exc).__name__}: {first_line(exc)}"
+            if self.cache and not self.options.dry_run:
+                self.cache.record_failure(_record(job, self.options, started_at), error)
+            return JobResult(job, Outcome.FAILED, worker, reason=error, category="error",
+                             seconds=self.clock() - started)
+
+    def _drop_connection(self, worker: int) -> None:
+        with self._lock:
+            conn = self._connections.pop(worker, None)
+        if conn is not None:
+            conn.close()
+
+    def _stream(self, conn: psycopg.Connection, worker: int, job: Job, progress: _Progress,
+                started_at: str) -> JobResult:
+        options = self.options
+        fmt = formats.get_format(options.format)
+        codec = codecs.get_codec(options.outer_compression)
+        cursor = conn.cursor()
+        if job.skip_if_empty and not any(_has_rows(cursor, job, part) for part in job.slices):
+            return JobResult(job, Outcome.SKIPPED, worker, reason="no rows in this window")
+        columns = _common_columns(conn, job)
+        counted = {"rows": 0, "server_rows": 0}
+
+        def rows() -> Iterator[bytes]:
+            for n, part in enumerate(job.slices):
+                statement = fmt.copy_out(_selection(job, part), columns, first=n == 0)
+                yield from copy_out(cursor, statement, self.cancelled, progress.read)
+                counted["server_rows"] += max(cursor.rowcount, 0)
+            progress.stage(Stage.UPLOADING)
+
+        raw = digest.Tally()
+        stored_tally = digest.Tally()
+        chunks = digest.count(fmt.encode(rows(), columns, options.compression, options.effective_level), raw)
+        chunks = codecs.compress(chunks, codec, options.effective_level, options.zstd_threads)
+        chunks = progress.written(digest.hash_sha256(chunks, stored_tally))
+        progress.stage(Stage.READING)
+        if options.dry_run:
+            for _ in chunks:
+                pass
+        else:
+            stored = self.storage.write(job.key, chunks, self.cancelled)
+        if progress.rows != counted["server_rows"]:
+            raise IntegrityError(f"read {progress.rows} rows but the server sent {counted['server_rows']}")
+        seconds = self.clock() - progress.started
+        if options.dry_run:
+            return JobResult(job, Outcome.DRY_RUN, worker, reason=f"would write {job.key}", rows=progress.rows,
+                             bytes_in=raw.bytes, bytes_out=stored_tally.bytes, seconds=seconds)
+        progress.stage(Stage.CHECKING)
+        self._check(job.key, stored.size, stored.etag, stored_tally)
+        progress.stage(Stage.RECORDING)
+        facts = ObjectFacts(
+            key=job.key, schema=job.schema, table=job.table,
+            sources=[part.source.qualified for part in job.slices],
+            period_start=job.period.start.isoformat(), period_end=job.period.end.isoformat(),
+            duration=job.duration.value, format=options.format, compression=options.outer_compression,
+            columns=columns, rows=progress.rows, bytes_in=raw.bytes, bytes_out=stored.size,
+            sha256=stored_tally.sha256, etag=stored.etag, part_sizes=stored.part_sizes,
+            tool_version=__version__, created_at=now_iso(),
+        )
+        self.storage.put_bytes(sidecar_key(job.key), json.dumps(asdict(facts), indent=1).encode())
+        seconds = self.clock() - progress.started
+        if self.cache:
+            record = _record_from_facts(facts)
+            record.started_at, record.finished_at, record.seconds = started_at, now_iso(), seconds
+            self.cache.record_archived(record)
+        return JobResult(job, Outcome.ARCHIVED, worker, rows=progress.rows, bytes_in=raw.bytes,
+                         bytes_out=stored.size, seconds=seconds)
+
+    def _check(self, key: str, size: int, etag: str, sent: digest.Tally) -> None:
+        """Compare what the store now holds at `key` with what was sent."""
+        if size != sent.bytes:
+            raise IntegrityError(f"{key}: the store took {size} bytes but {sent.bytes} were sent")
+        info = self.storage.head(key)
+        if info is None:
+            raise IntegrityError(f"{key} is missing right after it was written")
+        if info.size != size:
+            raise IntegrityError(f"{key}: the store reports {info.size} bytes, {size} were written")
+        stored_etag = info.etag if info.etag is not None else self.storage.checksum(key)
+        if stored_etag != etag:
+            raise IntegrityError(f"{key}: the store reports ETag {stored_etag}, expected {etag}")
+
+
+class _Progress:
+    """Counts what flows and emits throttled JobProgress events for one worker's job."""
+
+    def __init__(self, run: ArchiveRun, worker: int, job: Job, started: float) -> None:
+        self.run, self.worker, self.job, self.started = run, worker, job, started
+        self.rows = self.bytes_in = self.bytes_out = 0
+        self.current = Stage.CONNECTING
+        self._last = 0.0
+
+    def read(self, rows: int, size: int) -> None:
+        self.rows += rows
+        self.bytes_in += size
+        self._maybe_emit()
+
+    def written(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.bytes_out += len(chunk)
+            yield chunk
+
+    def stage(self, stage: Stage) -> None:
+        self.current = stage
+        self._emit()
+
+    def _maybe_emit(self) -> None:
+        if self.run.clock() - self._last >= PROGRESS_INTERVAL:
+            self._emit()
+
+    def _emit(self) -> None:
+        self._last = now = self.run.clock()
+        self.run.emit(JobProgress(self.worker, self.job, self.current, self.rows, self.bytes_in, self.bytes_out,
+                                  now - self.started))
+
+
+def _selection(job: Job, part: Slice) -> formats.Selection:
+    relation = sql.Identifier(part.source.schema, part.source.name)
+    if part.window is None:
+        return formats.Selection(relation, None)
+    column = sql.Identifier(job.date_column or "")
+    where = sql.SQL("{} >= {} AND {} < {}").format(column, sql.Literal(part.window.start), column,
+                                                   sql.Literal(part.window.end))
+    return formats.Selection(relation, where)
+
+
+def _has_rows(cursor: psycopg.Cursor, job: Job, part: Slice) -> bool:
+    query = sql.SQL("SELECT EXISTS ({})").format(_selection(job, part).select(sql.SQL("1")))
+    return bool(cursor.execute(query).fetchone()[0])
+
+
+def _common_columns(conn: psycopg.Connection, job: Job) -> list[Column]:
+    distinct = {(p.source.schema, p.source.name) for p in job.slices}
+    found = {name: columns_of(conn, *name) for name in sorted(distinct)}
+    first = next(iter(found.values()))
+    for (schema, name), columns in found.items():
+        if columns != first:
+            raise IntegrityError(f"{schema}.{name} has different columns from the other sources of "
+                                 f"{job.label}; one object must have one set of columns")
+    return first
+
+
+def _matches(info: ObjectInfo, size: int, etag: str) -> bool:
+    return info.size == size and (info.etag is None or info.etag == etag)
+
+
+def _common_prefix(keys: list[str]) -> str:
+    first, last = min(keys), max(keys)
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
+
+
+def _record(job: Job, options: ArchiveOptions, started_at: str) -> Record:
+    return Record(
+        key=job.key, schema=job.schema, table_name=job.table, period_start=job.period.start.isoformat(),
+        period_end=job.period.end.isoformat(), duration=job.duration.value, status="failed",
+        sources=",".join(p.source.qualified for p in job.slices), format=options.format,
+        compression=options.outer_compression, started_at=started_at,
+    )
+
+
+def _record_from_facts(facts: ObjectFacts) -> Record:
+    return Record(
+        key=facts.key, schema=facts.schema, table_name=facts.table, period_start=facts.period_start,
+        period_end=facts.period_end, duration=facts.duration, status="archived", sources=",".join(facts.sources),
+        format=facts.format, compression=facts.compression, rows=facts.rows, bytes_in=facts.bytes_in,
+        bytes_out=facts.bytes_out, etag=facts.etag, sha256=facts.sha256, finished_at=facts.created_at,
+    )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,0 +1,128 @@
+"""Compression codecs, streaming both ways, chosen by name from one registry."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import lz4.frame
+import zstandard
+
+from pgarchiver_tui.errors import IntegrityError
+
+
+class _Compressor(Protocol):
+    def compress(self, data: bytes) -> bytes: ...
+    def flush(self) -> bytes: ...
+
+
+class _Decompressor(Protocol):
+    def decompress(self, data: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Codec:
+    name: str
+    extension: str  # '' for none
+    levels: range
+    default_level: int
+    make_compressor: Callable[[int, int], _Compressor]  # (level, threads)
+    make_decompressor: Callable[[], tuple[_Decompressor, Callable[[], bool]]]  # (object, finished?)
+
+    def check_level(self, level: int) -> None:
+        if level not in self.levels:
+            raise ValueError(f"--compression-level {level} is out of range for {self.name}; "
+                             f"use {self.levels.start}..{self.levels.stop - 1}")
+
+
+class _Identity:
+    def compress(self, data: bytes) -> bytes:
+        return data
+
+    def decompress(self, data: bytes) -> bytes:
+        return data
+
+    def flush(self) -> bytes:
+        return b""
+
+
+class _Lz4Compressor:
+    def __init__(self, level: int) -> None:
+        self._inner = lz4.frame.LZ4FrameCompressor(compression_level=level)
+        self._header = self._inner.begin()
+
+    def compress(self, data: bytes) -> bytes:
+        out = self._inner.compress(data)
+        if self._header:
+            out, self._header = self._header + out, b""
+        return out
+
+    def flush(self) -> bytes:
+        return self._header + self._inner.flush()
+
+
+def _zstd_compressor(level: int, threads: int) -> _Compressor:
+    return zstandard.ZstdCompressor(level=level, threads=threads).compressobj()
+
+
+def _zstd_decompressor() -> tuple[_Decompressor, Callable[[], bool]]:
+    obj = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True)
+    return obj, lambda: obj.eof
+
+
+def _gzip_decompressor() -> tuple[_Decompressor, Callable[[], bool]]:
+    obj = zlib.decompressobj(wbits=31)
+    return obj, lambda: obj.eof
+
+
+def _lz4_decompressor() -> tuple[_Decompressor, Callable[[], bool]]:
+    obj = lz4.frame.LZ4FrameDecompressor()
+    return obj, lambda: obj.eof
+
+
+CODECS: dict[str, Codec] = {
+    codec.name: codec
+    for codec in (
+        Codec("zstd", "zst", range(1, 23), 3, _zstd_compressor, _zstd_decompressor),
+        Codec("gzip", "gz", range(1, 10), 6, lambda level, _t: zlib.compressobj(level, zlib.DEFLATED, 31),
+              _gzip_decompressor),
+        Codec("lz4", "lz4", range(0, 17), 0, lambda level, _t: _Lz4Compressor(level), _lz4_decompressor),
+        Codec("none", "", range(0, 1), 0, lambda _l, _t: _Identity(), lambda: (_Identity(), lambda: True)),
+    )
+}
+
+
+def get_codec(name: str) -> Codec:
+    try:
+        return CODECS[name]
+    except KeyError:
+        raise ValueError(f"unknown compression {name!r}; use one of {', '.join(CODECS)}") from None
+
+
+def compress(chunks: Iterable[bytes], codec: Codec, level: int, threads: int = 0) -> Iterator[bytes]:
+    compressor = codec.make_compressor(level, threads)
+    for chunk in chunks:
+        out = compressor.compress(chunk)
+        if out:
+            yield out
+    tail = compressor.flush()
+    if tail:
+        yield tail
+
+
+def decompress(chunks: Iterable[bytes], codec: Codec) -> Iterator[bytes]:
+    """Decode a stored stream; a stream that ends early or carries trailing garbage is an IntegrityError."""
+    decompressor, finished = codec.make_decompressor()
+    for chunk in chunks:
+        try:
+            out = decompressor.decompress(chunk)
+        except (zstandard.ZstdError, zlib.error, RuntimeError, OSError) as exc:
+            raise IntegrityError(f"{codec.name} data is corrupt: {exc}") from None
+        if out:
+            yield out
+        if getattr(decompressor, "unused_data", b""):
+            raise IntegrityError(f"{codec.name} stream has trailing bytes after its end")
+    if not finished():
+        raise IntegrityError(f"{codec.name} stream is truncated: it ends before its final frame")

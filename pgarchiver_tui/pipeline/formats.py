@@ -1,0 +1,169 @@
+"""Output formats, chosen by name from one registry.
+
+JSONL and CSV are produced by the server itself (row_to_json, COPY CSV): it formats faster than Python can
+and exactly as PostgreSQL means its values. Parquet re-encodes the server's CSV with pyarrow, column types
+taken from the catalog.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from pgarchiver_tui.model import Column
+
+# row_to_json never emits these bytes raw, so CSV with them as quote and delimiter passes JSON through
+# untouched (text COPY would double every backslash).
+_RAW_JSON_OPTIONS = sql.SQL("(FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')")
+# json (not jsonb) values keep their original whitespace, newlines included; outside strings that whitespace
+# is insignificant and inside them raw newlines are invalid JSON, so spaces are an exact substitute.
+_MAY_HOLD_NEWLINES = re.compile(r"^json\b|\bjson\[\]")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Rows of one relation, optionally within a date window: what one COPY reads."""
+
+    relation: sql.Composable  # schema.name, quoted
+    where: sql.Composable | None
+
+    def select(self, columns: sql.Composable) -> sql.Composed:
+        query = sql.SQL("SELECT {} FROM ONLY {} AS t").format(columns, self.relation)
+        return query if self.where is None else sql.SQL("{} WHERE {}").format(query, self.where)
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    extension: str
+    inner_compression: bool = False  # compresses inside the file; the outer codec is then "none"
+
+    def copy_out(self, selection: Selection, columns: list[Column], first: bool) -> sql.Composed:
+        raise NotImplementedError
+
+    def encode(self, chunks: Iterable[bytes], columns: list[Column], compression: str,
+               level: int) -> Iterator[bytes]:
+        """Turn what copy_out streams into the bytes of the file (before the outer codec)."""
+        return iter(chunks)
+
+
+class _Jsonl(Format):
+    def copy_out(self, selection: Selection, columns: list[Column], first: bool) -> sql.Composed:
+        value: sql.Composable = sql.SQL("row_to_json(t)")
+        if any(_MAY_HOLD_NEWLINES.search(column.type) for column in columns):
+            value = sql.SQL("translate(row_to_json(t)::text, e'\\n\\r', '  ')")
+        return sql.SQL("COPY ({}) TO STDOUT {}").format(selection.select(value), _RAW_JSON_OPTIONS)
+
+
+class _Csv(Format):
+    def copy_out(self, selection: Selection, columns: list[Column], first: bool) -> sql.Composed:
+        options = sql.SQL("(FORMAT csv, HEADER)" if first else "(FORMAT csv)")
+        if selection.where is None:
+            return sql.SQL("COPY {} TO STDOUT {}").format(selection.relation, options)
+        return sql.SQL("COPY ({}) TO STDOUT {}").format(selection.select(sql.SQL("*")), options)
+
+
+class _Parquet(Format):
+    def copy_out(self, selection: Selection, columns: list[Column], first: bool) -> sql.Composed:
+        return sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(selection.select(sql.SQL("*")))
+
+    def encode(self, chunks: Iterable[bytes], columns: list[Column], compression: str,
+               level: int) -> Iterator[bytes]:
+        import pyarrow.csv as pa_csv
+        import pyarrow.parquet as pq
+
+        schema = arrow_schema(columns)
+        reader = pa_csv.open_csv(
+            _ChunkReader(chunks),
+            read_options=pa_csv.ReadOptions(column_names=[c.name for c in columns], block_size=1 << 20),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=schema, null_values=[""], quoted_strings_can_be_null=False,
+                strings_can_be_null=True, true_values=["t"], false_values=["f"],
+                timestamp_parsers=[pa_csv.ISO8601],
+            ),
+        )
+        out = _Collector()
+        codec = {"none": "none", "zstd": "zstd", "gzip": "gzip", "lz4": "lz4"}[compression]
+        options = {"compression_level": level} if codec in ("zstd", "gzip") else {}
+        with pq.ParquetWriter(out, schema, compression=codec, **options) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                yield from out.drain()
+        yield from out.drain()
+
+
+_NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
+
+
+def arrow_schema(columns: list[Column]):  # -> pyarrow.Schema
+    import pyarrow as pa
+
+    simple = {
+        "smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64(), "real": pa.float32(),
+        "double precision": pa.float64(), "boolean": pa.bool_(), "date": pa.date32(),
+        "timestamp without time zone": pa.timestamp("us"),
+        "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+    }
+    fields = []
+    for column in columns:
+        kind = simple.get(column.type)
+        if kind is None and (match := _NUMERIC.match(column.type)) and int(match.group(1)) <= 38:
+            kind = pa.decimal128(int(match.group(1)), int(match.group(2)))
+        fields.append(pa.field(column.name, kind or pa.string()))
+    return pa.schema(fields)
+
+
+class _ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of chunks (pyarrow pulls where the chain pushes)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+class _Collector(io.RawIOBase):
+    """A writable file that hands what was written to the next stage."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def drain(self) -> Iterator[bytes]:
+        parts, self._parts = self._parts, []
+        yield from parts
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f for f in (_Jsonl("jsonl", "jsonl"), _Csv("csv", "csv"), _Parquet("parquet", "parquet", True))
+}
+
+
+def get_format(name: str) -> Format:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ValueError(f"unknown output format {name!r}; use one of {', '.join(FORMATS)}") from None

@@ -1,0 +1,71 @@
+"""From discovered sources and a requested range to Jobs: one object per whole output period."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pgarchiver_tui.errors import ConfigError
+from pgarchiver_tui.model import Job, Slice, Source
+from pgarchiver_tui.periods import Duration, Period, object_key, periods_covering
+
+
+@dataclass
+class Plan:
+    jobs: list[Job]
+    requested: Period
+    widened: Period
+    notes: list[str] = field(default_factory=list)  # said once at the start of the run
+
+
+def make_plan(schema: str, table: str, sources: list[Source], requested: Period, duration: Duration,
+              template: str, extension: str, date_column: str | None, now: datetime,
+              include_current: bool = False) -> Plan:
+    """Assign every source (or window of one) to the whole output period it belongs to.
+
+    One object holds one whole period: a period reaching outside the requested range is taken whole (the
+    range is widened), a partition longer than a period is split by `date_column`, and partitions shorter than
+    a period are grouped into it. Keys are derived from the period alone, so no two jobs share one.
+    """
+    periods = list(periods_covering(requested, duration))
+    widened = Period(periods[0].start, periods[-1].end)
+    slices: dict[Period, list[Slice]] = defaultdict(list)
+    notes: list[str] = []
+    if widened != requested:
+        notes.append(f"range widened from {requested} to {widened} so that every {duration.value} object "
+                     "holds a whole period")
+    for source in sources:
+        if source.bounds is None:
+            if date_column is None:
+                continue  # reported by the caller, who knows whether it holds rows
+            for period in periods:
+                slices[period].append(Slice(source, period))
+            continue
+        if not source.bounds.overlaps(widened):
+            continue
+        home = duration.floor(source.bounds.start)
+        if source.bounds.end <= duration.next(home):
+            slices[Period(home, duration.next(home))].append(Slice(source, None))
+            continue
+        if date_column is None:
+            raise ConfigError(
+                f"partition {source.qualified} {source.bounds} spans several {duration.value} periods; give "
+                f"--date-column to split it, or choose a longer --output-duration")
+        for period in periods:
+            if period.overlaps(source.bounds):
+                slices[period].append(Slice(source, period))
+    jobs = []
+    for period in sorted(slices):
+        if period.end > now and not include_current:
+            notes.append(f"left alone: {duration.label(period.start)} is still open "
+                         "(give --include-current to archive it anyway)")
+            continue
+        parts = tuple(slices[period])
+        jobs.append(Job(
+            schema=schema, table=table, period=period, duration=duration,
+            key=object_key(template, schema, table, period.start, duration, extension), slices=parts,
+            date_column=date_column,
+            skip_if_empty=all(part.window is not None and part.source.bounds is None for part in parts),
+        ))
+    return Plan(jobs, requested, widened, notes)
