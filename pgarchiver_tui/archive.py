@@ -13,8 +13,10 @@ from pgarchiver_tui.cache import Cache, open_cache
 from pgarchiver_tui.database import connect
 from pgarchiver_tui.discovery import Discovery, check_privileges, discover, holds_rows
 from pgarchiver_tui.engine import ArchiveOptions, ArchiveRun, utc_now
+from pgarchiver_tui.errors import ConfigError
 from pgarchiver_tui.events import Event
 from pgarchiver_tui.plan import Plan, make_plan
+from pgarchiver_tui.retry import RetryPolicy
 from pgarchiver_tui.settings import Settings
 from pgarchiver_tui.storage import Storage
 from pgarchiver_tui.storage.destination import open_destination
@@ -39,7 +41,8 @@ def archive_options(settings: Settings) -> ArchiveOptions:
         conninfo=settings.conninfo(), format=settings.output_format, compression=settings.compression,
         level=settings.compression_level, zstd_threads=settings.zstd_threads, workers=settings.workers,
         dry_run=settings.dry_run, force=settings.force, statement_timeout_ms=settings.statement_timeout,
-        lock_timeout_ms=settings.lock_timeout,
+        lock_timeout_ms=settings.lock_timeout, retry=RetryPolicy(attempts=settings.retries),
+        max_rate_mb=settings.max_rate, pause_seconds=settings.pause,
     )
 
 
@@ -51,7 +54,8 @@ def prepare(settings: Settings, now: datetime | None = None) -> Prepared:
     with connect(options.conninfo, snapshot=False) as conn:
         found = discover(conn, schema, table, settings.date_column)
         if not found.partitions and settings.date_column is None:
-            raise_no_date_column(found)
+            raise ConfigError(f"{schema}.{table} has no date partitions; give --date-column COLUMN to archive "
+                              "it in date windows")
         plan = make_plan(schema, table, found.sources, requested, settings.duration(), settings.path_template,
                          options.extension, settings.date_column, now or utc_now(), settings.include_current)
         used = {part.source for job in plan.jobs for part in job.slices}
@@ -67,10 +71,3 @@ def prepare(settings: Settings, now: datetime | None = None) -> Prepared:
     if cache and cache.warning:
         notes.append(cache.warning)
     return Prepared(settings, options, found, plan, storage, cache, notes)
-
-
-def raise_no_date_column(found: Discovery) -> None:
-    from pgarchiver_tui.errors import ConfigError
-
-    raise ConfigError(f"{found.schema}.{found.table} has no date partitions; give --date-column COLUMN to archive "
-                      "it in date windows")

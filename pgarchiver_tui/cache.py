@@ -155,6 +155,11 @@ class Cache:
             self._db.execute("UPDATE objects SET verified_at = ?, verify_outcome = ? WHERE key = ?",
                              (now_iso(), outcome, key))
 
+    def note(self, name: str) -> None:
+        """Stamp a named moment in the cache's meta table (a write: proves the cache is writable)."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, now_iso()))
+
     def forget(self, key: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM objects WHERE key = ?", (key,))

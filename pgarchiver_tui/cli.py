@@ -12,6 +12,7 @@ from types import FrameType
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.errors import ArchiverError
+from pgarchiver_tui.metrics import RunMetrics, serve, write_textfile
 from pgarchiver_tui.report import EXIT_INTERRUPTED, EXIT_USAGE, HeadlessReporter, exit_code, json_report
 from pgarchiver_tui.settings import Settings, load_settings
 
@@ -28,6 +29,11 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--db-password", help="prefer PGPASSWORD or ~/.pgpass: flags show up in `ps`")
     group.add_argument("--db-name")
     group.add_argument("--db-sslmode")
+    group.add_argument("--db-sslrootcert", metavar="FILE")
+    group.add_argument("--db-sslcert", metavar="FILE")
+    group.add_argument("--db-sslkey", metavar="FILE")
+    group.add_argument("--db-target-session-attrs", metavar="ATTRS",
+                       help="libpq's target_session_attrs, e.g. prefer-standby to read from a replica")
     group.add_argument("--statement-timeout", type=int, metavar="MS")
     group.add_argument("--lock-timeout", type=int, metavar="MS")
 
@@ -52,6 +58,8 @@ def add_destination_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--s3-access-key")
     group.add_argument("--s3-secret-key", help="prefer AWS_SECRET_ACCESS_KEY or a profile: flags show up in `ps`")
     group.add_argument("--s3-profile", help="a profile of ~/.aws/config (default: AWS_PROFILE)")
+    group.add_argument("--s3-sse", choices=["AES256", "aws:kms"], help="server-side encryption")
+    group.add_argument("--s3-sse-kms-key-id", metavar="KEY", help="KMS key for --s3-sse aws:kms")
     group.add_argument("--local-dir", metavar="DIR", help="write to a directory instead of S3")
     group.add_argument("--path-template", help="object key prefix, e.g. 'archives/{table}/{YYYY}/{MM}'")
 
@@ -60,12 +68,19 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("how")
     group.add_argument("--no-ui", action="store_true", default=None, help="run headless (for cron and scripts)")
     group.add_argument("--workers", type=int, metavar="N", help="objects archived at once (default 1)")
+    group.add_argument("--retries", type=int, metavar="N",
+                       help="attempts per object for transient failures, the first included (default 3)")
+    group.add_argument("--max-rate", type=float, metavar="MB_S", help="read at most this many MB/s in all")
+    group.add_argument("--pause", type=float, metavar="SECONDS", help="pause between objects, per worker")
     group.add_argument("--dry-run", action="store_true", default=None, help="read and compress, write nothing")
     group.add_argument("--json", action="store_true", default=None, help="print a JSON run report on stdout")
     group.add_argument("--log-format", choices=["text", "json"])
     group.add_argument("--config", metavar="FILE", help="TOML config file (default: the user config dir)")
     group.add_argument("--profile", help="a [profiles.NAME] table of the config file")
     group.add_argument("--cache-dir", metavar="DIR", help="where the archive cache lives")
+    group.add_argument("--metrics-file", metavar="PATH",
+                       help="write Prometheus metrics there at the end (node_exporter textfile collector)")
+    group.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on 127.0.0.1")
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -96,10 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, default=2, metavar="N")
     demo.add_argument("--json", action="store_true", default=None)
     demo.set_defaults(handler=run_demo_command)
+    health = commands.add_parser("health", help="check database, destination and cache; exit 0 or 1")
+    for add in (add_database_options, add_table_options, add_destination_options, add_run_options):
+        add(health)
+    health.add_argument("--probe-prefix", default=".pgarchiver-health/",
+                        help="where the destination probe object is written and removed")
+    health.set_defaults(handler=run_health_command)
+    validate = commands.add_parser("validate", help="check the configuration without connecting; exit 0 or 2")
+    for add in (add_database_options, add_table_options, add_output_options, add_destination_options,
+                add_run_options):
+        add(validate)
+    validate.set_defaults(handler=run_validate_command)
     return parser
 
 
-COMMANDS = ("archive", "demo")
+COMMANDS = ("archive", "demo", "health", "validate")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -145,9 +171,17 @@ def run_headless(settings: Settings, reporter: HeadlessReporter | None = None) -
         prepared = prepare(settings)
     except ArchiverError as exc:
         return fail(str(exc), as_json=settings.json)
-    run = prepared.run(reporter)
-    with _stop_on_signals(run.cancel):
-        finished = run.run()
+    metrics = RunMetrics(".".join(settings.qualified_table()))
+    server = serve(metrics, settings.metrics_port) if settings.metrics_port else None
+    run = prepared.run(lambda event: (reporter(event), metrics(event)))
+    try:
+        with _stop_on_signals(run.cancel):
+            finished = run.run()
+    finally:
+        if server is not None:
+            server.shutdown()
+    if settings.metrics_file:
+        write_textfile(settings.metrics_file, metrics.render())
     if prepared.cache:
         prepared.cache.close()
     if settings.json:
@@ -180,6 +214,28 @@ class _stop_on_signals:
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
+def run_health_command(args: argparse.Namespace) -> int:
+    from pgarchiver_tui.health import run_checks
+
+    try:
+        settings = settings_from(args)
+    except ArchiverError as exc:
+        return fail(str(exc))
+    checks = run_checks(settings, args.probe_prefix)
+    for check in checks:
+        print(f"{'ok  ' if check.ok else 'FAIL'} {check.name:<12} {check.detail}")
+    return 0 if all(check.ok for check in checks) else 1
+
+
+def run_validate_command(args: argparse.Namespace) -> int:
+    try:
+        settings_from(args).validate()
+    except ArchiverError as exc:
+        return fail(str(exc))
+    print("configuration is valid")
+    return 0
 
 
 def run_demo_command(args: argparse.Namespace) -> int:

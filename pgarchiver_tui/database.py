@@ -8,6 +8,7 @@ from psycopg import IsolationLevel, errors
 from pgarchiver_tui.errors import Cancelled, ConfigError, DatabaseError, PrivilegeError
 
 APPLICATION_NAME = "pgarchiver-tui"
+TRANSIENT_SQLSTATES = ("57P01", "57P02", "57P03", "40001", "40P01")
 
 
 def connect(conninfo: str, *, snapshot: bool = True, statement_timeout_ms: int = 0,
@@ -49,4 +50,9 @@ def translate(exc: psycopg.Error, cancelled: bool) -> Exception:
         return Cancelled("cancelled")
     if isinstance(exc, errors.InsufficientPrivilege):
         return PrivilegeError(first_line(exc))
-    return DatabaseError(first_line(exc))
+    # a lost connection (no SQLSTATE, or class 08), a terminated backend, a failover, a serialization
+    # failure: the same work may well succeed on a new connection
+    state = exc.sqlstate
+    transient = (state is None and isinstance(exc, psycopg.OperationalError)) or (state or "").startswith("08") \
+        or state in TRANSIENT_SQLSTATES
+    return DatabaseError(first_line(exc), retryable=transient)

@@ -7,7 +7,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 import psycopg
@@ -17,7 +17,7 @@ from pgarchiver_tui import __version__
 from pgarchiver_tui.cache import Cache, Record, now_iso
 from pgarchiver_tui.database import connect, first_line, translate
 from pgarchiver_tui.discovery import columns_of
-from pgarchiver_tui.errors import ArchiverError, Cancelled, IntegrityError
+from pgarchiver_tui.errors import ArchiverError, Cancelled, IntegrityError, WriteConflict
 from pgarchiver_tui.events import (
     Event,
     JobProgress,
@@ -32,7 +32,9 @@ from pgarchiver_tui.events import (
 from pgarchiver_tui.model import Column, Job, ObjectFacts, Slice
 from pgarchiver_tui.pipeline import codecs, digest, formats
 from pgarchiver_tui.pipeline.source import copy_out
+from pgarchiver_tui.retry import RetryPolicy
 from pgarchiver_tui.storage import SIDECAR_SUFFIX, ObjectInfo, Storage
+from pgarchiver_tui.throttle import RateLimiter
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress events of one worker
 
@@ -49,6 +51,9 @@ class ArchiveOptions:
     force: bool = False
     statement_timeout_ms: int = 0
     lock_timeout_ms: int = 0
+    retry: RetryPolicy = RetryPolicy()
+    max_rate_mb: float = 0.0  # MB/s read from the database by the whole run; 0: unlimited
+    pause_seconds: float = 0.0  # between two objects of one worker
 
     @property
     def extension(self) -> str:
@@ -92,6 +97,8 @@ class ArchiveRun:
         self._connections: dict[int, psycopg.Connection] = {}
         self._lock = threading.Lock()
         self._results: list[JobResult] = []
+        self._existing: set[str] = set()  # keys the destination held when the run started
+        self._limiter = RateLimiter(options.max_rate_mb * 1e6, self.cancelled) if options.max_rate_mb else None
 
     # -- control -------------------------------------------------------------------------------------------
     def cancel(self) -> None:
@@ -143,6 +150,7 @@ class ArchiveRun:
                 yield job, None
             return
         listing = self._listing([job.key for job in jobs])
+        self._existing = set(listing)
         for job in jobs:
             info = listing.get(job.key)
             if info is None:
@@ -189,6 +197,8 @@ class ArchiveRun:
                 except queue.Empty:
                     return
                 self._finish(self._archive_one(worker, job))
+                if self.options.pause_seconds:
+                    self.cancelled.wait(self.options.pause_seconds)
         finally:
             with self._lock:
                 conn = self._connections.pop(worker, None)
@@ -206,6 +216,25 @@ class ArchiveRun:
         return conn
 
     def _archive_one(self, worker: int, job: Job) -> JobResult:
+        """Archive one job, retrying transient failures; a job is atomic, so a retry starts clean."""
+        started = self.clock()
+        delays = self.options.retry.delays()
+        attempt = 1
+        while True:
+            result = self._attempt(worker, job)
+            retryable = result.outcome is Outcome.FAILED and result.retryable
+            delay = next(delays, None) if retryable else None
+            if delay is None or self.cancelled.is_set() or \
+                    self.clock() - started + delay > self.options.retry.budget_seconds:
+                return replace(result, attempts=attempt, seconds=self.clock() - started)
+            attempt += 1
+            self.emit(Notice(f"{job.key}: {result.reason} [{result.category}]; retrying in {delay:.1f}s "
+                             f"(attempt {attempt} of {self.options.retry.attempts})"))
+            if self.cancelled.wait(delay):
+                return replace(result, outcome=Outcome.CANCELLED, attempts=attempt - 1,
+                               reason=f"cancelled while waiting to retry after: {result.reason}")
+
+    def _attempt(self, worker: int, job: Job) -> JobResult:
         started_at = now_iso()
         started = self.clock()
         progress = _Progress(self, worker, job, started)
@@ -223,13 +252,15 @@ class ArchiveRun:
                 self._drop_connection(worker)
                 raise
             return result
+        except WriteConflict as exc:
+            return JobResult(job, Outcome.SKIPPED, worker, reason=str(exc), seconds=self.clock() - started)
         except ArchiverError as exc:
             outcome = Outcome.CANCELLED if isinstance(exc, Cancelled) else Outcome.FAILED
             error = str(exc) or exc.category
             if outcome is Outcome.FAILED and self.cache and not self.options.dry_run:
                 self.cache.record_failure(_record(job, self.options, started_at), error)
             return JobResult(job, outcome, worker, reason=error, category=exc.category,
-                             seconds=self.clock() - started)
+                             retryable=exc.retryable, seconds=self.clock() - started)
         except Exception as exc:  # noqa: BLE001 - one job's surprise must not end the run
             error = f"{type(exc).__name__}: {first_line(exc)}"
             if self.cache and not self.options.dry_run:
@@ -249,6 +280,8 @@ class ArchiveRun:
         fmt = formats.get_format(options.format)
         codec = codecs.get_codec(options.outer_compression)
         cursor = conn.cursor()
+        if not options.dry_run:
+            self._claim(cursor, job)
         if job.skip_if_empty and not any(_has_rows(cursor, job, part) for part in job.slices):
             return JobResult(job, Outcome.SKIPPED, worker, reason="no rows in this window")
         columns = _common_columns(conn, job)
@@ -257,7 +290,8 @@ class ArchiveRun:
         def rows() -> Iterator[bytes]:
             for n, part in enumerate(job.slices):
                 statement = fmt.copy_out(_selection(job, part), columns, first=n == 0)
-                yield from copy_out(cursor, statement, self.cancelled, progress.read)
+                chunks = copy_out(cursor, statement, self.cancelled, progress.read)
+                yield from self._limiter.limit(chunks) if self._limiter else chunks
                 counted["server_rows"] += max(cursor.rowcount, 0)
             progress.stage(Stage.UPLOADING)
 
@@ -271,7 +305,9 @@ class ArchiveRun:
             for _ in chunks:
                 pass
         else:
-            stored = self.storage.write(job.key, chunks, self.cancelled)
+            # no-clobber when the key was free at the start: a concurrent run's object is never overwritten
+            stored = self.storage.write(job.key, chunks, self.cancelled,
+                                        if_absent=job.key not in self._existing and not options.force)
         if progress.rows != counted["server_rows"]:
             raise IntegrityError(f"read {progress.rows} rows but the server sent {counted['server_rows']}")
         seconds = self.clock() - progress.started
@@ -299,6 +335,21 @@ class ArchiveRun:
         return JobResult(job, Outcome.ARCHIVED, worker, rows=progress.rows, bytes_in=raw.bytes,
                          bytes_out=stored.size, seconds=seconds)
 
+    def _claim(self, cursor: psycopg.Cursor, job: Job) -> None:
+        """Claim the object for this transaction with an advisory lock: runs on other hosts see it too.
+
+        Raises WriteConflict when another run holds it, or finished it since this run listed the destination.
+        """
+        claim = f"pgarchiver-tui:{self.storage.url}:{job.key}"
+        if not cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (claim,)).fetchone()[0]:
+            raise WriteConflict(f"{job.key} is being archived by another run right now")
+        if job.key in self._existing or self.options.force:
+            return
+        info = self.storage.head(job.key)
+        facts = self._read_facts(job.key) if info is not None else None
+        if info is not None and facts is not None and _matches(info, facts.bytes_out, facts.etag):
+            raise WriteConflict(f"{job.key} was archived by another run meanwhile")
+
     def _check(self, key: str, size: int, etag: str, sent: digest.Tally) -> None:
         """Compare what the store now holds at `key` with what was sent."""
         if size != sent.bytes:
@@ -308,6 +359,8 @@ class ArchiveRun:
             raise IntegrityError(f"{key} is missing right after it was written")
         if info.size != size:
             raise IntegrityError(f"{key}: the store reports {info.size} bytes, {size} were written")
+        if not self.storage.etag_is_md5:
+            return  # SSE-KMS: the ETag is no digest of the bytes; size and the recorded SHA-256 remain
         stored_etag = info.etag if info.etag is not None else self.storage.checksum(key)
         if stored_etag != etag:
             raise IntegrityError(f"{key}: the store reports ETag {stored_etag}, expected {etag}")

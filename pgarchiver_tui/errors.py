@@ -5,7 +5,10 @@ from __future__ import annotations
 
 class ArchiverError(Exception):
     category = "error"
-    retryable = False
+
+    def __init__(self, message: str = "", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable  # transient: the same work may well succeed if tried again
 
 
 class ConfigError(ArchiverError):
@@ -24,6 +27,10 @@ class PrivilegeError(ArchiverError):
 
 class StorageError(ArchiverError):
     category = "storage"
+
+
+class WriteConflict(StorageError):
+    """Another run claimed or wrote the same object: not a failure of this run."""
 
 
 class IntegrityError(ArchiverError):

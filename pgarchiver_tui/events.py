@@ -71,6 +71,8 @@ class JobResult:
     bytes_in: int = 0
     bytes_out: int = 0
     seconds: float = 0.0
+    attempts: int = 1
+    retryable: bool = False  # the failure was of a transient kind
 
     @property
     def mb_per_s(self) -> float:

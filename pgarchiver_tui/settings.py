@@ -32,6 +32,10 @@ class Settings:
     db_password: str | None = None
     db_name: str | None = None
     db_sslmode: str | None = None
+    db_sslrootcert: str | None = None
+    db_sslcert: str | None = None
+    db_sslkey: str | None = None
+    db_target_session_attrs: str | None = None  # e.g. prefer-standby with several --db-host entries
     statement_timeout: int = 0  # milliseconds, 0 = none
     lock_timeout: int = 0
     # what
@@ -55,22 +59,31 @@ class Settings:
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
     s3_profile: str | None = None
+    s3_sse: str | None = None  # AES256 | aws:kms
+    s3_sse_kms_key_id: str | None = None
     local_dir: str | None = None
     cache_dir: str | None = None
     # how
     workers: int = 1
+    retries: int = 3  # attempts per object for transient failures, the first included
+    max_rate: float = 0.0  # MB/s read from the database, all workers together; 0: unlimited
+    pause: float = 0.0  # seconds between two objects of one worker
     dry_run: bool = False
     force: bool = False
     json: bool = False
     log_format: str = "text"
     no_ui: bool = False
+    metrics_file: str | None = None
+    metrics_port: int | None = None
 
     # -- derived -----------------------------------------------------------------------------------------
     def conninfo(self) -> str:
         """A libpq conninfo string: --dsn overlaid with --db-*; libpq adds PG* variables and ~/.pgpass."""
         try:
             return make_conninfo(self.dsn or "", host=self.db_host, port=self.db_port, user=self.db_user,
-                                 password=self.db_password, dbname=self.db_name, sslmode=self.db_sslmode)
+                                 password=self.db_password, dbname=self.db_name, sslmode=self.db_sslmode,
+                                 sslrootcert=self.db_sslrootcert, sslcert=self.db_sslcert, sslkey=self.db_sslkey,
+                                 target_session_attrs=self.db_target_session_attrs)
         except Exception as exc:  # noqa: BLE001 - psycopg raises ProgrammingError with libpq's text
             raise ConfigError(f"--dsn is not a valid connection string or URL ({first_line(exc)})") from None
 
@@ -134,6 +147,12 @@ class Settings:
                 raise ConfigError("parquet needs pyarrow: pip install 'pgarchiver-tui[parquet]'") from None
         if self.workers < 1:
             raise ConfigError(f"--workers {self.workers} must be at least 1")
+        if self.retries < 1:
+            raise ConfigError(f"--retries {self.retries} must be at least 1 (1: no retry)")
+        if self.max_rate < 0 or self.pause < 0:
+            raise ConfigError("--max-rate and --pause must not be negative")
+        if self.s3_sse not in (None, "AES256", "aws:kms"):
+            raise ConfigError(f"unknown --s3-sse {self.s3_sse!r}; use AES256 or aws:kms")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"unknown --log-format {self.log_format!r}; use text or json")
         if self.local_dir and self.s3_bucket:
@@ -180,6 +199,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
             if text in ("0", "false", "no", "off", ""):
                 return False
             raise ValueError(value)
+        if "float" in kind:
+            return float(value)
         if "int" in kind:
             if isinstance(value, bool):
                 raise ValueError(value)

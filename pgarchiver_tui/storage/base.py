@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from pgarchiver_tui.errors import StorageError
-
 SIDECAR_SUFFIX = ".meta.json"  # the object's facts, written after the object itself is complete
 
 
@@ -42,11 +40,14 @@ class Unfinished:
 
 class Storage(Protocol):
     url: str  # identifies the destination: s3://bucket/ or file:///dir/
+    etag_is_md5: bool  # False where the store's ETag is no digest of the bytes (SSE-KMS)
 
-    def write(self, key: str, chunks: Iterable[bytes], cancel: threading.Event) -> StoredObject:
+    def write(self, key: str, chunks: Iterable[bytes], cancel: threading.Event,
+              if_absent: bool = False) -> StoredObject:
         """Store the stream at `key` atomically: the key shows nothing until the whole stream is there.
 
-        On any failure or cancellation the partial write is removed before the exception propagates.
+        On any failure or cancellation the partial write is removed before the exception propagates. With
+        `if_absent`, an object that appeared at `key` meanwhile is left alone and WriteConflict is raised.
         """
 
     def put_bytes(self, key: str, data: bytes) -> None: ...

@@ -27,7 +27,7 @@ def open_destination(settings: Settings, check: bool = True) -> Storage:
         return LocalStorage(root)
     s3 = S3Settings(bucket=settings.s3_bucket or "", endpoint=settings.s3_endpoint, region=settings.s3_region,
                     access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
-                    profile=settings.s3_profile)
+                    profile=settings.s3_profile, sse=settings.s3_sse, sse_kms_key_id=settings.s3_sse_kms_key_id)
     storage = S3Storage(s3)
     if check:
         check_bucket(storage)

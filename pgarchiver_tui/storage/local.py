@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pgarchiver_tui.errors import Cancelled, StorageError
+from pgarchiver_tui.errors import Cancelled, StorageError, WriteConflict
 from pgarchiver_tui.storage.base import ObjectInfo, StoredObject, Unfinished
 
 TEMP_PREFIX = ".pgarchiver-tmp-"
@@ -17,6 +17,8 @@ READ_BYTES = 1 << 20
 
 
 class LocalStorage:
+    etag_is_md5 = True
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().resolve()
         self.url = self.root.as_uri() + "/"
@@ -27,7 +29,8 @@ class LocalStorage:
             raise StorageError(f"object key {key!r} escapes the destination directory")
         return path
 
-    def write(self, key: str, chunks: Iterable[bytes], cancel: threading.Event) -> StoredObject:
+    def write(self, key: str, chunks: Iterable[bytes], cancel: threading.Event,
+              if_absent: bool = False) -> StoredObject:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +49,14 @@ class LocalStorage:
                     size += len(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            os.replace(temp, path)
+            if if_absent:
+                os.link(temp, path)  # fails if the name exists: never clobbers a concurrent run's object
+                temp.unlink()
+            else:
+                os.replace(temp, path)
+        except FileExistsError:
+            temp.unlink(missing_ok=True)
+            raise WriteConflict(f"{key} was written by another run meanwhile") from None
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise StorageError(f"writing {path} failed: {exc.strerror or exc}") from None

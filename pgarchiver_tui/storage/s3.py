@@ -12,7 +12,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pgarchiver_tui.errors import Cancelled, ConfigError, PrivilegeError, StorageError
+from pgarchiver_tui.errors import Cancelled, ConfigError, PrivilegeError, StorageError, WriteConflict
 from pgarchiver_tui.pipeline.digest import multipart_etag
 from pgarchiver_tui.storage.base import ObjectInfo, StoredObject, Unfinished
 
@@ -20,6 +20,8 @@ MiB = 1 << 20
 FIRST_PART_BYTES = 8 * MiB
 MAX_PARTS = 10_000
 READ_BYTES = 1 << 20
+TRANSIENT_CODES = ("SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling",
+                   "RequestTimeTooSkewed")
 
 
 def part_size(part_number: int, first: int = FIRST_PART_BYTES) -> int:
@@ -38,6 +40,8 @@ class S3Settings:
     access_key: str | None = None
     secret_key: str | None = None
     profile: str | None = None
+    sse: str | None = None  # AES256 | aws:kms
+    sse_kms_key_id: str | None = None
 
 
 def make_client(settings: S3Settings):
@@ -64,8 +68,10 @@ def describe(exc: Exception, what: str) -> Exception:
             return ConfigError(f"{what}: bucket does not exist; create it or fix --s3-bucket")
         if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"):
             return PrivilegeError(f"{what}: access denied ({code}); check the S3 credentials and policy")
-        return StorageError(f"{what}: {code} {message}".strip())
-    return StorageError(f"{what}: {exc}")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        transient = status >= 500 or code in TRANSIENT_CODES
+        return StorageError(f"{what}: {code} {message}".strip(), retryable=transient)
+    return StorageError(f"{what}: {exc}", retryable=isinstance(exc, BotoCoreError))
 
 
 class S3Storage:
@@ -74,8 +80,13 @@ class S3Storage:
         self.bucket = settings.bucket
         self.client = client or make_client(settings)
         self.url = f"s3://{settings.bucket}/" + (f"?endpoint={settings.endpoint}" if settings.endpoint else "")
+        self.etag_is_md5 = settings.sse != "aws:kms"
+        self.conditional_writes = True  # until the store says it does not know If-None-Match
+        self._encryption = {k: v for k, v in (("ServerSideEncryption", settings.sse),
+                                              ("SSEKMSKeyId", settings.sse_kms_key_id)) if v}
 
-    def write(self, key: str, chunks: Iterable[bytes], cancel: threading.Event) -> StoredObject:
+    def write(self, key: str, chunks: Iterable[bytes], cancel: threading.Event,
+              if_absent: bool = False) -> StoredObject:
         buffer = bytearray()
         part_number = 1
         upload_id: str | None = None
@@ -92,7 +103,8 @@ class S3Storage:
                     buffer += chunk
                     while len(buffer) > part_size(part_number):  # the last part is never empty
                         if upload_id is None:
-                            upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+                            upload_id = self.client.create_multipart_upload(
+                                Bucket=self.bucket, Key=key, **self._encryption)["UploadId"]
                         size = part_size(part_number)
                         data = bytes(buffer[:size])
                         del buffer[:size]
@@ -106,7 +118,8 @@ class S3Storage:
                     raise Cancelled("cancelled while uploading")
                 data = bytes(buffer)
                 if upload_id is None:
-                    self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+                    self._conditional(if_absent, self.client.put_object, Bucket=self.bucket, Key=key, Body=data,
+                                      **self._encryption)
                     return StoredObject(key, len(data), hashlib.md5(data).hexdigest(), [len(data)])
                 if pending is not None:
                     parts.append(pending.result())
@@ -114,8 +127,8 @@ class S3Storage:
                 md5s.append(hashlib.md5(data).digest())
                 sizes.append(len(data))
                 parts.append(self._upload_part(key, upload_id, part_number, data))
-                self.client.complete_multipart_upload(
-                    Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+                self._conditional(if_absent, self.client.complete_multipart_upload, Bucket=self.bucket, Key=key,
+                                  UploadId=upload_id, MultipartUpload={"Parts": parts})
                 return StoredObject(key, sum(sizes), multipart_etag(md5s), sizes)
             except BaseException as exc:
                 if pending is not None:
@@ -130,6 +143,22 @@ class S3Storage:
                     raise describe(exc, f"uploading {key}") from None
                 raise
 
+    def _conditional(self, if_absent: bool, call, **kwargs) -> None:
+        """Call with If-None-Match: * when asked and the store knows it; a 412 means someone wrote first."""
+        if not (if_absent and self.conditional_writes):
+            call(**kwargs)
+            return
+        try:
+            call(IfNoneMatch="*", **kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                raise WriteConflict(f"{kwargs['Key']} was written by another run meanwhile") from None
+            if code not in ("NotImplemented", "501", "InvalidArgument"):
+                raise
+            self.conditional_writes = False  # an older S3-compatible store: claims by advisory lock only
+            call(**kwargs)
+
     def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict:
         response = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
                                            Body=data)
@@ -143,7 +172,7 @@ class S3Storage:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **self._encryption)
         except (ClientError, BotoCoreError) as exc:
             raise describe(exc, f"writing {key}") from None
 
