@@ -22,3 +22,21 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[test,parquet]", "mypy")
     session.run("mypy", "pgarchiver_tui")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark against `psql COPY | zstd -3` (issue 6); `nox -s bench -- --rows 50000` for a quick run.
+
+    Needs psql, zstd and PostgreSQL server binaries on the machine; starts its own throwaway server and S3.
+    Results: a table on stdout and benchmarks/results/bench-<time>.json.
+    """
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session
+def screenshots(session: nox.Session) -> None:
+    """Regenerate screenshots/*.svg from the app (the README shows them)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "tests.tui.make_screenshots", "screenshots")

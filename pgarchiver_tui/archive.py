@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pgarchiver_tui.cache import Cache, open_cache
-from pgarchiver_tui.database import connect
+from pgarchiver_tui.database import connect, translated_errors
 from pgarchiver_tui.discovery import Discovery, check_privileges, discover, holds_rows
 from pgarchiver_tui.engine import ArchiveOptions, ArchiveRun, utc_now
 from pgarchiver_tui.errors import ConfigError
@@ -51,13 +51,20 @@ def prepare(settings: Settings, now: datetime | None = None) -> Prepared:
     options = archive_options(settings)
     schema, table = settings.qualified_table()
     requested = settings.requested_range()
-    with connect(options.conninfo, snapshot=False) as conn:
+    # the run's timeouts apply to discovery too: a table locked by DDL must not make a cron run hang
+    with translated_errors(), connect(options.conninfo, snapshot=False,
+                                      statement_timeout_ms=options.statement_timeout_ms,
+                                      lock_timeout_ms=options.lock_timeout_ms) as conn:
         found = discover(conn, schema, table, settings.date_column)
         if not found.partitions and settings.date_column is None:
             raise ConfigError(f"{schema}.{table} has no date partitions; give --date-column COLUMN to archive "
                               "it in date windows")
         plan = make_plan(schema, table, found.sources, requested, settings.duration(), settings.path_template,
                          options.extension, settings.date_column, now or utc_now(), settings.include_current)
+        if plan.covers_nothing:
+            raise ConfigError(f"nothing to archive: no partition of {schema}.{table} overlaps "
+                              f"{plan.widened}; check --start-date/--end-date (and --date-column for rows "
+                              "outside partitions)")
         used = {part.source for job in plan.jobs for part in job.slices}
         check_privileges(conn, sorted(used, key=lambda s: s.qualified))
         notes = found.notes + plan.notes

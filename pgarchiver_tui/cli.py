@@ -9,11 +9,19 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Any, NoReturn
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.errors import ArchiverError
 from pgarchiver_tui.metrics import RunMetrics, serve, write_textfile
-from pgarchiver_tui.report import EXIT_INTERRUPTED, EXIT_USAGE, HeadlessReporter, exit_code, json_report
+from pgarchiver_tui.report import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    HeadlessReporter,
+    exit_code,
+    json_report,
+)
 from pgarchiver_tui.settings import Settings, load_settings
 
 PROG = "pgarchiver-tui"
@@ -93,8 +101,15 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
                        help="archive again what the cache says is done")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line that names the problem and where to look, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG, description="Archive PostgreSQL date partitions to S3-compatible storage or a directory.",
         epilog="exit codes: 0 all archived or skipped, 1 a failure, 2 bad usage or configuration, 130 interrupted",
     )
@@ -122,10 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
                 add_run_options):
         add(validate)
     validate.set_defaults(handler=run_validate_command)
+    verify = commands.add_parser("verify", help="read archived objects back and prove them; exit 0 clean, 1 problems")
+    for add in (add_database_options, add_table_options, add_destination_options, add_run_options):
+        add(verify)
+    verify.add_argument("--deep", action="store_true",
+                        help="also compare every row with the live table (order-independent row fingerprints)")
+    verify.set_defaults(handler=run_verify_command)
+    restore = commands.add_parser("restore", help="put archived periods back into PostgreSQL")
+    for add in (add_database_options, add_table_options, add_destination_options, add_run_options):
+        add(restore)
+    restore.add_argument("--target-table", metavar="NAME",
+                         help="restore into this table (schema.name) instead of the archived one")
+    restore.set_defaults(handler=run_restore_command)
     return parser
 
 
-COMMANDS = ("archive", "demo", "health", "validate")
+COMMANDS = ("archive", "demo", "health", "validate", "verify", "restore")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,6 +171,11 @@ def fail(message: str, code: int = EXIT_USAGE, as_json: bool = False) -> int:
     return code
 
 
+def usage_or_failure(exc: ArchiverError) -> int:
+    """Bad input is 2; a failure met on the way (a lock timeout during discovery, say) is 1."""
+    return EXIT_USAGE if exc.category in ("configuration", "permission") else EXIT_FAILED
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     flags = {k: v for k, v in vars(args).items() if k not in ("handler", "command", "config", "profile")}
     return load_settings(flags, config=getattr(args, "config", None), profile=getattr(args, "profile", None))
@@ -160,7 +192,9 @@ def run_archive_command(args: argparse.Namespace) -> int:
 
 
 def open_tui(settings: Settings) -> int:
-    return fail("the terminal UI is not available in this build yet; run with --no-ui")
+    from pgarchiver_tui.tui.app import run_app
+
+    return run_app(settings)
 
 
 def run_headless(settings: Settings, reporter: HeadlessReporter | None = None) -> int:
@@ -170,7 +204,7 @@ def run_headless(settings: Settings, reporter: HeadlessReporter | None = None) -
     try:
         prepared = prepare(settings)
     except ArchiverError as exc:
-        return fail(str(exc), as_json=settings.json)
+        return fail(str(exc), usage_or_failure(exc), as_json=settings.json)
     metrics = RunMetrics(".".join(settings.qualified_table()))
     server = serve(metrics, settings.metrics_port) if settings.metrics_port else None
     run = prepared.run(lambda event: (reporter(event), metrics(event)))
@@ -243,6 +277,35 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
     return run_demo(local_dir=args.local_dir, workers=args.workers, headless=bool(args.no_ui),
                     as_json=bool(args.json))
+
+
+def run_verify_command(args: argparse.Namespace) -> int:
+    from pgarchiver_tui.verify import VerifyLog, prepare_verify
+
+    return _run_reading_back(args, lambda settings, reporter: prepare_verify(
+        settings, bool(args.deep), VerifyLog(reporter)))
+
+
+def run_restore_command(args: argparse.Namespace) -> int:
+    from pgarchiver_tui.restore import RestoreLog, prepare_restore
+
+    return _run_reading_back(args, lambda settings, reporter: prepare_restore(
+        settings, args.target_table, RestoreLog(reporter)))
+
+
+def _run_reading_back(args: argparse.Namespace, prepare: Callable[[Settings, HeadlessReporter], Any]) -> int:
+    """verify and restore, headless (with or without --no-ui until the TUI offers them)."""
+    try:
+        settings = settings_from(args)
+        reporter = HeadlessReporter(log_format=settings.log_format)
+        run = prepare(settings, reporter)
+    except ArchiverError as exc:
+        return fail(str(exc), usage_or_failure(exc), as_json=bool(args.json))
+    with _stop_on_signals(run.cancel):
+        report = run.run()
+    if settings.json:
+        print(report.to_json())
+    return report.exit_code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import psycopg
 from psycopg import IsolationLevel, errors
 
@@ -28,8 +31,11 @@ def connect(conninfo: str, *, snapshot: bool = True, statement_timeout_ms: int =
         conn.isolation_level = IsolationLevel.REPEATABLE_READ
         conn.read_only = True
     try:
-        # session settings, committed so they outlive this first transaction
-        conn.execute("SELECT set_config('TimeZone', 'UTC', false), set_config('statement_timeout', %s, false), "
+        # session settings, committed so they outlive this first transaction; the output settings are pinned
+        # so that a database's own defaults (ALTER DATABASE ... SET DateStyle) never change what is archived
+        conn.execute("SELECT set_config('TimeZone', 'UTC', false), set_config('DateStyle', 'ISO, YMD', false), "
+                     "set_config('IntervalStyle', 'postgres', false), set_config('extra_float_digits', '1', false), "
+                     "set_config('bytea_output', 'hex', false), set_config('statement_timeout', %s, false), "
                      "set_config('lock_timeout', %s, false)", (str(statement_timeout_ms), str(lock_timeout_ms)))
         if snapshot:
             conn.commit()
@@ -56,3 +62,12 @@ def translate(exc: psycopg.Error, cancelled: bool) -> Exception:
     transient = (state is None and isinstance(exc, psycopg.OperationalError)) or (state or "").startswith("08") \
         or state in TRANSIENT_SQLSTATES
     return DatabaseError(first_line(exc), retryable=transient)
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """psycopg errors raised inside become ours: one line and a category, never a traceback."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise translate(exc, cancelled=False) from None

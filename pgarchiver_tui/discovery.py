@@ -144,7 +144,7 @@ def discover(conn: psycopg.Connection, schema: str, table: str, date_column: str
         if match is None:
             raise ConfigError(f"--date-column {date_column!r} is not a column of {schema}.{table}; "
                               f"columns: {', '.join(c.name for c in found.columns)}")
-        if match.type not in _DATE_TYPES:
+        if re.sub(r"\(\d+\)", "", match.type) not in _DATE_TYPES:  # timestamp(3) is a timestamp too
             raise ConfigError(f"--date-column {date_column!r} is of type {match.type}; it must be a date or "
                               "timestamp column")
     return found
@@ -153,14 +153,14 @@ def discover(conn: psycopg.Connection, schema: str, table: str, date_column: str
 def check_privileges(conn: psycopg.Connection, sources: list[Source]) -> None:
     if not sources:
         return
-    names = [s.qualified for s in sources]
     rows = conn.execute(
-        "SELECT name FROM unnest(%s::text[]) AS name WHERE NOT has_table_privilege(name::regclass, 'SELECT')",
+        "SELECT n FROM unnest(%s::text[]) WITH ORDINALITY AS u(name, n) "
+        "WHERE NOT has_table_privilege(name::regclass, 'SELECT') ORDER BY n",
         ([_quote_qualified(s) for s in sources],),
     ).fetchall()
     if rows:
-        denied = ", ".join(r[0] for r in rows[:5]) + (" …" if len(rows) > 5 else "")
-        raise PrivilegeError(f"no SELECT privilege on {denied} (of {len(names)} sources); "
+        denied = ", ".join(sources[n - 1].qualified for (n,) in rows[:5]) + (" …" if len(rows) > 5 else "")
+        raise PrivilegeError(f"no SELECT privilege on {denied} (of {len(sources)} sources); "
                              "GRANT SELECT to the archiving role")
 
 

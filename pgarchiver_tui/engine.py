@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -119,11 +120,19 @@ class ArchiveRun:
         for note in self.notes:
             self.emit(Notice(note))
         todo: queue.SimpleQueue[Job] = queue.SimpleQueue()
-        for job, reason in self._decide(self.jobs):
-            if reason is None:
-                todo.put(job)
-            else:
-                self._finish(JobResult(job, Outcome.SKIPPED, reason=reason))
+        try:
+            for job, reason in self._decide(self.jobs):
+                if reason is None:
+                    todo.put(job)
+                else:
+                    self._finish(JobResult(job, Outcome.SKIPPED, reason=reason))
+        except ArchiverError as exc:  # the destination cannot even be listed: nothing can be archived
+            decided = {r.job.key for r in self._results}
+            for job in self.jobs:
+                if job.key not in decided:
+                    self._finish(JobResult(job, Outcome.FAILED, reason=str(exc), category=exc.category,
+                                           retryable=exc.retryable))
+            return self._finished(started)
         workers = [threading.Thread(target=self._work, args=(n, todo), name=f"archive-worker-{n}", daemon=True)
                    for n in range(1, max(1, self.options.workers) + 1)]
         for worker in workers:
@@ -132,6 +141,9 @@ class ArchiveRun:
             worker.join()
         while not todo.empty():  # never started because the run was cancelled
             self._finish(JobResult(todo.get(), Outcome.CANCELLED, reason="not started: run cancelled"))
+        return self._finished(started)
+
+    def _finished(self, started: float) -> RunFinished:
         order = {job.key: n for n, job in enumerate(self.jobs)}
         results = sorted(self._results, key=lambda r: order.get(r.job.key, 0))
         finished = RunFinished(results, self.notes, self.clock() - started, self.cancelled.is_set())
@@ -151,6 +163,7 @@ class ArchiveRun:
             return
         listing = self._listing([job.key for job in jobs])
         self._existing = set(listing)
+        rebuilt = 0
         for job in jobs:
             info = listing.get(job.key)
             if info is None:
@@ -171,7 +184,13 @@ class ArchiveRun:
                 continue
             if self.cache:
                 self.cache.record_archived(_record_from_facts(facts))
+                rebuilt += 1
             yield job, "found in the destination with matching facts; recorded in the cache"
+        if rebuilt:  # a lost or reset cache, or a run killed before it recorded: say so, it is no failure
+            note = (f"the cache had no record of {rebuilt} object(s) the destination holds; recorded them from "
+                    "their sidecar facts")
+            self.notes.append(note)
+            self.emit(Notice(note))
 
     def _listing(self, keys: list[str]) -> dict[str, ObjectInfo]:
         prefixes = {key.rsplit("/", 1)[0] + "/" if "/" in key else "" for key in keys}
@@ -242,11 +261,16 @@ class ArchiveRun:
         progress.stage(Stage.CONNECTING)
         try:
             conn = self._connection(worker)
+            result: JobResult | None = None
             try:
                 with conn.transaction():
                     result = self._stream(conn, worker, job, progress, started_at)
             except psycopg.Error as exc:
                 self._drop_connection(worker)
+                if result is not None:
+                    # only the commit of the read-only transaction failed: the object is stored, checked and
+                    # recorded, so redoing it would only find it there and misreport it as another run's
+                    return result
                 raise translate(exc, self.cancelled.is_set()) from None
             except BaseException:
                 self._drop_connection(worker)
@@ -285,7 +309,7 @@ class ArchiveRun:
         if job.skip_if_empty and not any(_has_rows(cursor, job, part) for part in job.slices):
             return JobResult(job, Outcome.SKIPPED, worker, reason="no rows in this window")
         columns = _common_columns(conn, job)
-        counted = {"rows": 0, "server_rows": 0}
+        counted = {"server_rows": 0, "header_lines": 0}
 
         def rows() -> Iterator[bytes]:
             for n, part in enumerate(job.slices):
@@ -293,26 +317,33 @@ class ArchiveRun:
                 chunks = copy_out(cursor, statement, self.cancelled, progress.read)
                 yield from self._limiter.limit(chunks) if self._limiter else chunks
                 counted["server_rows"] += max(cursor.rowcount, 0)
+                counted["header_lines"] += fmt.header_lines(first=n == 0)
             progress.stage(Stage.UPLOADING)
 
         raw = digest.Tally()
         stored_tally = digest.Tally()
-        chunks = digest.count(fmt.encode(rows(), columns, options.compression, options.effective_level), raw)
+        source = rows()
+        chunks = digest.count(fmt.encode(source, columns, options.compression, options.effective_level), raw)
         chunks = codecs.compress(chunks, codec, options.effective_level, options.zstd_threads)
         chunks = progress.written(digest.hash_sha256(chunks, stored_tally))
         progress.stage(Stage.READING)
-        if options.dry_run:
-            for _ in chunks:
-                pass
-        else:
-            # no-clobber when the key was free at the start: a concurrent run's object is never overwritten
-            stored = self.storage.write(job.key, chunks, self.cancelled,
-                                        if_absent=job.key not in self._existing and not options.force)
-        if progress.rows != counted["server_rows"]:
-            raise IntegrityError(f"read {progress.rows} rows but the server sent {counted['server_rows']}")
+        try:
+            if options.dry_run:
+                for _ in chunks:
+                    pass
+            else:
+                # no-clobber when the key was free at the start: a concurrent run's object is never overwritten
+                stored = self.storage.write(job.key, chunks, self.cancelled,
+                                            if_absent=job.key not in self._existing and not options.force)
+        finally:
+            # a write that failed mid-stream leaves the COPY running: end it now, or the rollback waits forever
+            source.close()
+        rows_read = progress.rows - counted["header_lines"]
+        if rows_read != counted["server_rows"]:
+            raise IntegrityError(f"read {rows_read} rows but the server sent {counted['server_rows']}")
         seconds = self.clock() - progress.started
         if options.dry_run:
-            return JobResult(job, Outcome.DRY_RUN, worker, reason=f"would write {job.key}", rows=progress.rows,
+            return JobResult(job, Outcome.DRY_RUN, worker, reason=f"would write {job.key}", rows=rows_read,
                              bytes_in=raw.bytes, bytes_out=stored_tally.bytes, seconds=seconds)
         progress.stage(Stage.CHECKING)
         self._check(job.key, stored.size, stored.etag, stored_tally)
@@ -322,17 +353,23 @@ class ArchiveRun:
             sources=[part.source.qualified for part in job.slices],
             period_start=job.period.start.isoformat(), period_end=job.period.end.isoformat(),
             duration=job.duration.value, format=options.format, compression=options.outer_compression,
-            columns=columns, rows=progress.rows, bytes_in=raw.bytes, bytes_out=stored.size,
+            columns=columns, rows=rows_read, bytes_in=raw.bytes, bytes_out=stored.size,
             sha256=stored_tally.sha256, etag=stored.etag, part_sizes=stored.part_sizes,
             tool_version=__version__, created_at=now_iso(),
         )
-        self.storage.put_bytes(sidecar_key(job.key), json.dumps(asdict(facts), indent=1).encode())
+        try:
+            self.storage.put_bytes(sidecar_key(job.key), json.dumps(asdict(facts), indent=1).encode())
+        except BaseException:
+            # an object without its facts would look like an interrupted write forever: take it back
+            with contextlib.suppress(Exception):
+                self.storage.delete(job.key)
+            raise
         seconds = self.clock() - progress.started
         if self.cache:
             record = _record_from_facts(facts)
             record.started_at, record.finished_at, record.seconds = started_at, now_iso(), seconds
             self.cache.record_archived(record)
-        return JobResult(job, Outcome.ARCHIVED, worker, rows=progress.rows, bytes_in=raw.bytes,
+        return JobResult(job, Outcome.ARCHIVED, worker, rows=rows_read, bytes_in=raw.bytes,
                          bytes_out=stored.size, seconds=seconds)
 
     def _claim(self, cursor: psycopg.Cursor, job: Job) -> None:
@@ -340,9 +377,14 @@ class ArchiveRun:
 
         Raises WriteConflict when another run holds it, or finished it since this run listed the destination.
         """
-        claim = f"pgarchiver-tui:{self.storage.url}:{job.key}"
+        # the bucket or directory and the key, not the endpoint's spelling: every route to one object claims it
+        claim = f"pgarchiver-tui:{self.storage.url.split('?')[0]}:{job.key}"
         if not cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (claim,)).fetchone()[0]:
             raise WriteConflict(f"{job.key} is being archived by another run right now")
+        # holding the claim, any unfinished write of this key is a dead run's (killed mid-upload): clear it
+        for item in self.storage.unfinished(job.key):
+            if item.key == job.key:
+                self.storage.abort(item)
         if job.key in self._existing or self.options.force:
             return
         info = self.storage.head(job.key)

@@ -48,11 +48,8 @@ def run_checks(settings, probe_prefix: str = ".pgarchiver-health/") -> list[Chec
             return (f"{where}, PostgreSQL {version}; SELECT on {schema}.{table} and its "
                     f"{len(found.sources)} source(s)")
 
-    storage_holder: list = []
-
     def destination() -> str:
         storage = open_destination(settings)
-        storage_holder.append(storage)
         key = f"{probe_prefix.rstrip('/')}/probe-{uuid.uuid4().hex}"
         storage.put_bytes(key, b"pgarchiver-tui health probe\n")
         try:
@@ -63,8 +60,8 @@ def run_checks(settings, probe_prefix: str = ".pgarchiver-health/") -> list[Chec
         return f"{storage.url} reachable and writable (probe under {probe_prefix} written and removed)"
 
     def cache() -> str:
-        storage = storage_holder[0]
-        store = open_cache(storage.url, settings.cache_dir)
+        # the cache is local: it is checked even when the destination is not reachable
+        store = open_cache(open_destination(settings, check=False).url, settings.cache_dir)
         try:
             store.note("last_health_check")
             return f"{store.path} writable" + (f" ({store.warning})" if store.warning else "")
@@ -72,8 +69,6 @@ def run_checks(settings, probe_prefix: str = ".pgarchiver-health/") -> list[Chec
             store.close()
 
     attempt("database", database)
-    if attempt("destination", destination):
-        attempt("cache", cache)
-    else:
-        checks.append(Check("cache", False, "not checked: the destination is not usable"))
+    attempt("destination", destination)
+    attempt("cache", cache)
     return checks

@@ -17,6 +17,12 @@ class Plan:
     requested: Period
     widened: Period
     notes: list[str] = field(default_factory=list)  # said once at the start of the run
+    open_periods: int = 0  # periods left alone because they are still open
+
+    @property
+    def covers_nothing(self) -> bool:
+        """No source overlaps the range at all: a mistake in the range or the table, not a success."""
+        return not self.jobs and not self.open_periods
 
 
 def make_plan(schema: str, table: str, sources: list[Source], requested: Period, duration: Duration,
@@ -56,8 +62,10 @@ def make_plan(schema: str, table: str, sources: list[Source], requested: Period,
             if period.overlaps(source.bounds):
                 slices[period].append(Slice(source, period))
     jobs = []
+    open_periods = 0
     for period in sorted(slices):
         if period.end > now and not include_current:
+            open_periods += 1
             notes.append(f"left alone: {duration.label(period.start)} is still open "
                          "(give --include-current to archive it anyway)")
             continue
@@ -68,4 +76,6 @@ def make_plan(schema: str, table: str, sources: list[Source], requested: Period,
             date_column=date_column,
             skip_if_empty=all(part.window is not None and part.source.bounds is None for part in parts),
         ))
-    return Plan(jobs, requested, widened, notes)
+    if not slices:  # say why a run does nothing, rather than finish silently with "0 objects"
+        notes.append(f"nothing to archive: no partition of {schema}.{table} overlaps {widened}")
+    return Plan(jobs, requested, widened, notes, open_periods)

@@ -49,10 +49,10 @@ class _Live:
 class HeadlessReporter:
     """Turns events into log lines. Thread-safe: the engine calls it from its workers."""
 
-    def __init__(self, stream: TextIO = sys.stderr, log_format: str = "text",
+    def __init__(self, stream: TextIO | None = None, log_format: str = "text",
                  clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.stream = stream
+        self.stream = stream or sys.stderr  # looked up now: sys.stderr may be replaced after import
         self.json = log_format == "json"
         self.clock = clock
         self.wall = wall
@@ -130,8 +130,9 @@ class HeadlessReporter:
         elif result.outcome is Outcome.CANCELLED:
             self.log("warning", "cancelled", f"cancelled {result.job.key}: {result.reason}", **fields)
         else:
-            self.log("error", "failed", f"failed {result.job.key} [{result.category}]: {result.reason}",
-                     reason=result.reason, category=result.category, **fields)
+            tries = f" (after {result.attempts} attempts)" if result.attempts > 1 else ""
+            self.log("error", "failed", f"failed {result.job.key} [{result.category}]{tries}: {result.reason}",
+                     reason=result.reason, category=result.category, attempts=result.attempts, **fields)
 
     def _summary(self, finished: RunFinished) -> None:
         seconds = max(finished.seconds, 1e-9)
@@ -165,7 +166,8 @@ def json_report(finished: RunFinished, extra: dict[str, Any] | None = None) -> s
             {"key": r.job.key, "table": f"{r.job.schema}.{r.job.table}", "period_start": r.job.period.start.isoformat(),
              "period_end": r.job.period.end.isoformat(), "sources": [p.source.qualified for p in r.job.slices],
              "outcome": r.outcome.value, "reason": r.reason, "category": r.category, "rows": r.rows,
-             "bytes_in": r.bytes_in, "bytes_out": r.bytes_out, "seconds": round(r.seconds, 3)}
+             "bytes_in": r.bytes_in, "bytes_out": r.bytes_out, "seconds": round(r.seconds, 3),
+             "attempts": r.attempts, "retryable": r.retryable}
             for r in finished.results
         ],
         **(extra or {}),

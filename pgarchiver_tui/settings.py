@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -85,7 +86,9 @@ class Settings:
                                  sslrootcert=self.db_sslrootcert, sslcert=self.db_sslcert, sslkey=self.db_sslkey,
                                  target_session_attrs=self.db_target_session_attrs)
         except Exception as exc:  # noqa: BLE001 - psycopg raises ProgrammingError with libpq's text
-            raise ConfigError(f"--dsn is not a valid connection string or URL ({first_line(exc)})") from None
+            # libpq quotes the part it could not parse, which may be a password: never show the quoted text
+            reason = re.sub(r'"([^"]*)"', lambda m: m[0] if len(m[1]) < 2 else '"…"', first_line(exc))
+            raise ConfigError(f"--dsn is not a valid connection string or URL ({reason})") from None
 
     def database_label(self) -> str:
         """Where we are connected, for headers and logs: host:port/dbname, never a password."""
@@ -179,6 +182,8 @@ def mask_dsn(dsn: str) -> str:
 
 def parse_date(flag: str, text: str) -> date:
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):  # fromisoformat also takes 20240101 and 2024-W01-1
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"{flag} {text!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-31") from None

@@ -63,12 +63,44 @@ class _Lz4Compressor:
         return self._header + self._inner.flush()
 
 
+ZSTD_JOB_BYTES = 1 << 20  # with worker threads: 1 MiB jobs keep a worker's buffers near 7 MB instead of 38
+
+
 def _zstd_compressor(level: int, threads: int) -> _Compressor:
-    return zstandard.ZstdCompressor(level=level, threads=threads).compressobj()
+    if threads <= 0:
+        return zstandard.ZstdCompressor(level=level).compressobj()
+    # Worker threads compress outside the GIL while the caller goes on reading, as `zstd` does by default.
+    params = zstandard.ZstdCompressionParameters.from_level(level, threads=threads, job_size=ZSTD_JOB_BYTES)
+    return zstandard.ZstdCompressor(compression_params=params).compressobj()
+
+
+class _ZstdFrames:
+    """Decodes one or more concatenated zstd frames.
+
+    python-zstandard's `read_across_frames=True` never reports `eof`, so a complete stream could not be told
+    from a truncated one: each frame gets its own decompressobj instead, and the stream is finished when the
+    last frame begun is complete.
+    """
+
+    def __init__(self) -> None:
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+
+    def decompress(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            if self._frame.eof:
+                self._frame = zstandard.ZstdDecompressor().decompressobj()
+            out.append(self._frame.decompress(data))
+            data = self._frame.unused_data if self._frame.eof else b""
+        return b"".join(out)
+
+    @property
+    def eof(self) -> bool:
+        return self._frame.eof
 
 
 def _zstd_decompressor() -> tuple[_Decompressor, Callable[[], bool]]:
-    obj = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True)
+    obj = _ZstdFrames()
     return obj, lambda: obj.eof
 
 

@@ -13,6 +13,7 @@ class Tally:
 
     bytes: int = 0
     sha256: str = ""
+    etag: str = ""
 
 
 def count(chunks: Iterable[bytes], tally: Tally) -> Iterator[bytes]:
@@ -28,6 +29,28 @@ def hash_sha256(chunks: Iterable[bytes], tally: Tally) -> Iterator[bytes]:
         tally.bytes += len(chunk)
         yield chunk
     tally.sha256 = digest.hexdigest()
+
+
+def hash_etag(chunks: Iterable[bytes], part_sizes: list[int], tally: Tally) -> Iterator[bytes]:
+    """The stream's S3 ETag, cut into the parts it was uploaded in (one part when no sizes are known).
+
+    Bytes beyond the recorded parts go into the last one, so a longer or shorter stream gives another ETag.
+    """
+    md5s: list[bytes] = []
+    digest = hashlib.md5()
+    filled = part = 0
+    for chunk in chunks:
+        view = memoryview(chunk)
+        while part < len(part_sizes) - 1 and filled + len(view) >= part_sizes[part]:
+            take = part_sizes[part] - filled
+            digest.update(view[:take])
+            md5s.append(digest.digest())
+            digest, filled, part, view = hashlib.md5(), 0, part + 1, view[take:]
+        digest.update(view)
+        filled += len(view)
+        yield chunk
+    md5s.append(digest.digest())
+    tally.etag = multipart_etag(md5s)
 
 
 def multipart_etag(part_md5s: list[bytes]) -> str:

@@ -50,12 +50,17 @@ class Format:
         """Turn what copy_out streams into the bytes of the file (before the outer codec)."""
         return iter(chunks)
 
+    def header_lines(self, first: bool) -> int:
+        """Lines copy_out sends before the rows: COPY counts rows, the stream counts these too."""
+        return 0
+
 
 class _Jsonl(Format):
     def copy_out(self, selection: Selection, columns: list[Column], first: bool) -> sql.Composed:
-        value: sql.Composable = sql.SQL("row_to_json(t)")
+        # t.* is always the row: a bare t would be a column of that name when the table has one
+        value: sql.Composable = sql.SQL("row_to_json(t.*)")
         if any(_MAY_HOLD_NEWLINES.search(column.type) for column in columns):
-            value = sql.SQL("translate(row_to_json(t)::text, e'\\n\\r', '  ')")
+            value = sql.SQL("translate(row_to_json(t.*)::text, e'\\n\\r', '  ')")
         return sql.SQL("COPY ({}) TO STDOUT {}").format(selection.select(value), _RAW_JSON_OPTIONS)
 
 
@@ -66,6 +71,9 @@ class _Csv(Format):
             return sql.SQL("COPY {} TO STDOUT {}").format(selection.relation, options)
         return sql.SQL("COPY ({}) TO STDOUT {}").format(selection.select(sql.SQL("*")), options)
 
+    def header_lines(self, first: bool) -> int:
+        return 1 if first else 0
+
 
 class _Parquet(Format):
     def copy_out(self, selection: Selection, columns: list[Column], first: bool) -> sql.Composed:
@@ -73,25 +81,30 @@ class _Parquet(Format):
 
     def encode(self, chunks: Iterable[bytes], columns: list[Column], compression: str,
                level: int) -> Iterator[bytes]:
+        """Each chunk is parsed on its own: copy_out cuts chunks between rows (one COPY message is one row).
+
+        pyarrow's streaming CSV reader would pull the chunks on one of its own threads, running the COPY (and
+        its cancellation) off the worker's thread; parsing in-memory buffers keeps the whole chain on it. An
+        empty source still gives a valid file with the schema and no rows.
+        """
+        import pyarrow as pa
         import pyarrow.csv as pa_csv
         import pyarrow.parquet as pq
 
         schema = arrow_schema(columns)
-        reader = pa_csv.open_csv(
-            _ChunkReader(chunks),
-            read_options=pa_csv.ReadOptions(column_names=[c.name for c in columns], block_size=1 << 20),
-            convert_options=pa_csv.ConvertOptions(
-                column_types=schema, null_values=[""], quoted_strings_can_be_null=False,
-                strings_can_be_null=True, true_values=["t"], false_values=["f"],
-                timestamp_parsers=[pa_csv.ISO8601],
-            ),
+        read_options = pa_csv.ReadOptions(column_names=schema.names, use_threads=False)
+        convert_options = pa_csv.ConvertOptions(
+            column_types=schema, null_values=[""], quoted_strings_can_be_null=False, strings_can_be_null=True,
+            true_values=["t"], false_values=["f"], timestamp_parsers=[pa_csv.ISO8601],
         )
         out = _Collector()
         codec = {"none": "none", "zstd": "zstd", "gzip": "gzip", "lz4": "lz4"}[compression]
         options = {"compression_level": level} if codec in ("zstd", "gzip") else {}
         with pq.ParquetWriter(out, schema, compression=codec, **options) as writer:
-            for batch in reader:
-                writer.write_batch(batch)
+            for chunk in chunks:
+                table = pa_csv.read_csv(pa.py_buffer(chunk), read_options=read_options,
+                                        convert_options=convert_options)
+                writer.write_table(table)
                 yield from out.drain()
         yield from out.drain()
 
@@ -115,28 +128,6 @@ def arrow_schema(columns: list[Column]):  # -> pyarrow.Schema
             kind = pa.decimal128(int(match.group(1)), int(match.group(2)))
         fields.append(pa.field(column.name, kind or pa.string()))
     return pa.schema(fields)
-
-
-class _ChunkReader(io.RawIOBase):
-    """A readable file over an iterator of chunks (pyarrow pulls where the chain pushes)."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
 
 
 class _Collector(io.RawIOBase):

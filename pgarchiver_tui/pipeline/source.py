@@ -2,38 +2,143 @@
 
 from __future__ import annotations
 
+import select
 import threading
 from collections.abc import Callable, Iterator
 
 import psycopg
-from psycopg import sql
+from psycopg import errors, pq, sql
 
 from pgarchiver_tui.errors import Cancelled
 
 CHUNK_BYTES = 1 << 20  # gathering COPY rows into ~1 MiB before compressing is what makes Python keep up
+_ABANDON_TIMEOUT = 10.0  # seconds to wait for the server to accept the cancel of an abandoned COPY
+
+Wait = Callable[[], object]
+
 
 def copy_out(cursor: psycopg.Cursor, statement: sql.Composable, cancel: threading.Event,
              on_chunk: Callable[[int, int], None]) -> Iterator[bytes]:
     """Stream one COPY TO STDOUT; `on_chunk(rows, bytes)` is told of each chunk as it leaves.
 
-    psycopg hands over one row per read, so the row count is the number of reads.
+    libpq hands over one row per read, so the row count is the number of reads; afterwards
+    `cursor.rowcount` is the number of rows the server says it sent.
+
+    The COPY runs on libpq directly, not through psycopg's `cursor.copy()`, for two reasons:
+    - speed: `Copy.read()` runs a generator and a wait per row, several microseconds that made the loop
+      slower than the server; here waiting happens in poll(), which also releases the GIL (libpq's own
+      blocking read would hold it, stalling the other workers and the S3 uploads of this process);
+    - `cursor.copy()` holds the connection's lock while its block is open, across every `yield`: a consumer
+      that failed without closing this generator left the lock taken, and the transaction's rollback then
+      waited for it forever. Nothing is held across a `yield` here, and an abandoned COPY is cancelled.
     """
-    with cursor.copy(statement) as copy:
-        read = copy.read
-        pending: list[memoryview | bytes] = []
-        pending_bytes = rows = 0
-        while data := read():
-            pending.append(data)
-            pending_bytes += len(data)
-            rows += 1
+    conn = cursor.connection
+    pgconn = conn.pgconn
+    wait = _waiter(pgconn.socket)
+    with conn.lock:
+        _start(pgconn, statement.as_bytes(conn), wait, conn.info.encoding)
+    finished = False
+    try:
+        yield from _read_rows(pgconn, wait, cancel, on_chunk)
+        result = _final_result(pgconn, wait)
+        finished = True
+    finally:
+        if not finished:
+            _abandon(conn, wait)
+    if result.status != pq.ExecStatus.COMMAND_OK:
+        raise errors.error_from_result(result, encoding=conn.info.encoding)
+    # psycopg never saw this COPY: hand the server's row count to the cursor, where callers look for it
+    cursor._rowcount = result.command_tuples if result.command_tuples is not None else -1
+
+
+def _waiter(fd: int, events: int = select.POLLIN if hasattr(select, "POLLIN") else 1) -> Wait:
+    """A call that blocks until `fd` is ready: poll() where there is one (a C call, cheaper than selectors)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, events)
+        return poller.poll
+    if events == 1:
+        return lambda: select.select([fd], [], [])
+    return lambda: select.select([], [fd], [])
+
+
+def _start(pgconn: pq.abc.PGconn, query: bytes, wait: Wait, encoding: str) -> None:
+    pgconn.send_query(query)
+    if pgconn.flush():  # the connection is non-blocking: the query may not have left in one go
+        writable = _waiter(pgconn.socket, select.POLLOUT if hasattr(select, "POLLOUT") else 4)
+        while pgconn.flush():
+            writable()
+    _wait_ready(pgconn, wait)
+    result = pgconn.get_result()
+    if result is None or result.status != pq.ExecStatus.COPY_OUT:
+        while True:  # the query failed (or was no COPY TO STDOUT): finish it, then say why
+            _wait_ready(pgconn, wait)
+            if pgconn.get_result() is None:
+                break
+        if result is not None and result.status == pq.ExecStatus.FATAL_ERROR:
+            raise errors.error_from_result(result, encoding=encoding)
+        raise psycopg.ProgrammingError("copy_out needs a COPY ... TO STDOUT statement")
+
+
+def _read_rows(pgconn: pq.abc.PGconn, wait: Wait, cancel: threading.Event,
+               on_chunk: Callable[[int, int], None]) -> Iterator[bytes]:
+    get_copy_data = pgconn.get_copy_data
+    pending: list[memoryview | bytes] = []
+    append = pending.append
+    pending_bytes = 0
+    while True:
+        size, data = get_copy_data(1)  # 1: never block inside libpq, which would hold the GIL
+        if size > 0:
+            append(data)
+            pending_bytes += size
             if pending_bytes >= CHUNK_BYTES:
                 if cancel.is_set():
                     raise Cancelled("cancelled while reading")
-                on_chunk(rows, pending_bytes)
+                on_chunk(len(pending), pending_bytes)
                 yield b"".join(pending)
                 pending.clear()
-                pending_bytes = rows = 0
-        if pending:
-            on_chunk(rows, pending_bytes)
-            yield b"".join(pending)
+                pending_bytes = 0
+        elif size == 0:  # nothing buffered: wait for the socket
+            wait()
+            pgconn.consume_input()
+        else:  # -1: the COPY is over (-2 is raised by psycopg)
+            break
+    if pending:
+        on_chunk(len(pending), pending_bytes)
+        yield b"".join(pending)
 
+
+def _wait_ready(pgconn: pq.abc.PGconn, wait: Wait) -> None:
+    while pgconn.is_busy():
+        wait()
+        pgconn.consume_input()
+
+
+def _final_result(pgconn: pq.abc.PGconn, wait: Wait) -> pq.abc.PGresult:
+    """The COPY's closing result (its row count, or the error that ended it), then the end of the query."""
+    results = []
+    while True:
+        _wait_ready(pgconn, wait)
+        if (result := pgconn.get_result()) is None:
+            break
+        results.append(result)
+    if not results:
+        raise psycopg.OperationalError("the server ended the COPY without a result")
+    return results[0]
+
+
+def _abandon(conn: psycopg.Connection, wait: Wait) -> None:
+    """The reader stopped mid-COPY: cancel it on the server and drain what is left, so the connection
+    can roll back and be used again. A connection that is already gone needs nothing."""
+    pgconn = conn.pgconn
+    if pgconn.status != pq.ConnStatus.OK or pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
+        return
+    try:
+        conn.cancel_safe(timeout=_ABANDON_TIMEOUT)
+        while (size := pgconn.get_copy_data(1)[0]) >= 0:
+            if size == 0:
+                wait()
+                pgconn.consume_input()
+        _final_result(pgconn, wait)
+    except (psycopg.Error, OSError):
+        pass  # the connection is broken; its owner sees that and drops it

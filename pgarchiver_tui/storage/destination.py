@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from typing import TYPE_CHECKING
 
 from pgarchiver_tui.errors import ConfigError, PrivilegeError
 from pgarchiver_tui.settings import Settings
 from pgarchiver_tui.storage.base import Storage
 from pgarchiver_tui.storage.local import LocalStorage
-from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
+
+if TYPE_CHECKING:  # boto3 takes 0.2 s to import: a run to a directory never pays it
+    from pgarchiver_tui.storage.s3 import S3Storage
 
 
 def open_destination(settings: Settings, check: bool = True) -> Storage:
@@ -25,6 +26,8 @@ def open_destination(settings: Settings, check: bool = True) -> Storage:
             if not os.access(root, os.W_OK | os.X_OK):
                 raise PrivilegeError(f"--local-dir {root} is not writable; fix its permissions or choose another")
         return LocalStorage(root)
+    from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
+
     s3 = S3Settings(bucket=settings.s3_bucket or "", endpoint=settings.s3_endpoint, region=settings.s3_region,
                     access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
                     profile=settings.s3_profile, sse=settings.s3_sse, sse_kms_key_id=settings.s3_sse_kms_key_id)
@@ -35,9 +38,14 @@ def open_destination(settings: Settings, check: bool = True) -> Storage:
 
 
 def check_bucket(storage: S3Storage) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    from pgarchiver_tui.storage.s3 import make_client
+
     where = storage.settings.endpoint or "AWS"
     try:
-        storage.client.head_bucket(Bucket=storage.bucket)
+        # one retry, not the uploads' five with backoff: a mistyped endpoint is said in a second, not twenty
+        make_client(storage.settings, max_attempts=2).head_bucket(Bucket=storage.bucket)
     except EndpointConnectionError:
         raise ConfigError(f"cannot reach the S3 endpoint {where}; check --s3-endpoint") from None
     except ClientError as exc:

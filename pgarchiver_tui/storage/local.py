@@ -117,12 +117,15 @@ class LocalStorage:
         found = []
         base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
         for directory, _dirs, files in os.walk(base):
-            for name in files:
+            for name in sorted(files):
                 if name.startswith(TEMP_PREFIX):
                     path = Path(directory) / name
-                    stat = path.stat()
-                    found.append(Unfinished(path.relative_to(self.root).as_posix(), str(path),
-                                            datetime.fromtimestamp(stat.st_mtime, UTC)))
+                    # .pgarchiver-tmp-<pid>-<thread>-<final name>: the key it was meant for
+                    meant = path.with_name(name[len(TEMP_PREFIX):].split("-", 2)[-1])
+                    key = meant.relative_to(self.root).as_posix()
+                    if key.startswith(prefix):
+                        found.append(Unfinished(key, str(path),
+                                                datetime.fromtimestamp(path.stat().st_mtime, UTC)))
         return found
 
     def abort(self, item: Unfinished) -> None:

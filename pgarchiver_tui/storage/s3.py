@@ -24,11 +24,12 @@ TRANSIENT_CODES = ("SlowDown", "RequestTimeout", "InternalError", "ServiceUnavai
                    "RequestTimeTooSkewed")
 
 
-def part_size(part_number: int, first: int = FIRST_PART_BYTES) -> int:
+def part_size(part_number: int, first: int | None = None) -> int:
     """Size of part `part_number` (1-based) of a stream of unknown length.
 
     Parts double every thousand, so 10,000 parts reach about 8 TiB while small objects keep small parts.
     """
+    first = FIRST_PART_BYTES if first is None else first  # read at call time: tests lower it
     return min(first << ((part_number - 1) // 1000), 5 * 1024 * MiB)
 
 
@@ -44,13 +45,14 @@ class S3Settings:
     sse_kms_key_id: str | None = None
 
 
-def make_client(settings: S3Settings):
+def make_client(settings: S3Settings, max_attempts: int = 3):
     # Since boto3 1.36 every upload carries checksum headers that several S3-compatible stores reject.
     config = Config(
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        retries={"mode": "standard", "max_attempts": 5},
+        retries={"mode": "standard", "max_attempts": max_attempts},
         max_pool_connections=32,
+        connect_timeout=10,
     )
     session = boto3.session.Session(profile_name=settings.profile)
     return session.client(
@@ -168,7 +170,7 @@ class S3Storage:
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except (ClientError, BotoCoreError):
-            pass  # still listed by `unfinished`, which verify and health report
+            pass  # still listed by `unfinished`: verify reports it, and the next run's claim of the key aborts it
 
     def put_bytes(self, key: str, data: bytes) -> None:
         try:

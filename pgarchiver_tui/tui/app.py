@@ -1,0 +1,183 @@
+"""The terminal UI: a face on the engine's events and calls, with no archiving logic of its own."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import platformdirs
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from pgarchiver_tui.archive import Prepared, prepare
+from pgarchiver_tui.errors import ArchiverError
+from pgarchiver_tui.events import RunFinished
+from pgarchiver_tui.model import Job
+from pgarchiver_tui.report import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, exit_code
+from pgarchiver_tui.settings import Settings, default_config_path
+from pgarchiver_tui.tui.screens.cache import CacheScreen
+from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
+from pgarchiver_tui.tui.screens.connection import ConnectionScreen
+from pgarchiver_tui.tui.screens.help import HelpScreen
+from pgarchiver_tui.tui.screens.partitions import Loader, PartitionsScreen
+from pgarchiver_tui.tui.screens.run import RunScreen
+
+CACHE_REFRESH_SECONDS = 2.0
+
+
+def ready_to_archive(settings: Settings) -> bool:
+    """Everything needed to list partitions is given: open straight on them."""
+    try:
+        settings.validate()
+    except ArchiverError:
+        return False
+    return True
+
+
+def crash_log_path() -> Path:
+    return Path(platformdirs.user_state_dir("pgarchiver-tui")) / "crash.log"
+
+
+class ArchiverApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "pgarchiver-tui"
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("f3", "cache", "Cache"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, settings: Settings, *, loader: Loader = prepare,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 config_path: Path | None = None, cache_refresh_seconds: float = CACHE_REFRESH_SECONDS,
+                 start_screen: str | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.loader = loader
+        self.clock = clock
+        self.wall = wall
+        self.config_path = config_path or default_config_path()
+        self.cache_refresh_seconds = cache_refresh_seconds
+        self.start_screen = start_screen
+        self.last_finished: RunFinished | None = None
+        self.interrupted = False
+        self.crash: str | None = None
+        try:
+            self.sub_title = settings.database_label()
+        except ArchiverError:
+            self.sub_title = "no database"
+
+    def on_mount(self) -> None:
+        self.push_screen(ConnectionScreen(self.settings))
+        wanted = self.start_screen or ("partitions" if ready_to_archive(self.settings) else "connection")
+        if wanted == "partitions":
+            self.open_partitions(self.settings)
+        elif wanted == "connection" and not ready_to_archive(self.settings) and self.settings.table:
+            self.notify("fill in what is missing, then Ctrl+N", title="Not ready to archive yet")
+
+    # -- navigation --------------------------------------------------------------------------------------
+    def open_partitions(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sub_title = settings.database_label()
+        self.push_screen(PartitionsScreen(settings, self.loader))
+
+    def open_run(self, prepared: Prepared, jobs: list[Job], dry_run: bool) -> None:
+        self.push_screen(RunScreen(prepared, jobs, dry_run))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_cache(self) -> None:
+        if isinstance(self.screen, CacheScreen):
+            return
+        settings = self.settings
+        connection = next((s for s in self.screen_stack if isinstance(s, ConnectionScreen)), None)
+        if connection is not None:
+            try:
+                settings = connection.form_settings()
+            except ValueError:
+                pass  # the form shows its own problem; browse what we had
+        self.push_screen(CacheScreen(settings))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every action with a key, of the screen and the app, reachable from the command palette."""
+        yield from super().get_system_commands(screen)
+        seen = {"Quit", "Keys", "Theme"}
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.description in seen or not active.enabled:
+                continue
+            seen.add(binding.description)
+            key = self.get_key_display(binding)
+            yield SystemCommand(binding.description, f"{binding.description} (key: {key})",
+                                partial(self.run_action, binding.action, active.node))
+
+    # -- leaving -----------------------------------------------------------------------------------------
+    def running_screen(self) -> RunScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, RunScreen) and s.running), None)
+
+    async def action_quit(self) -> None:
+        running = self.running_screen()
+        if running is None:
+            self.leave(self.exit_code_now())
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.interrupted = True
+                running.cancel_run()
+                self.quit_when_stopped(running)
+
+        await self.push_screen(ConfirmScreen(
+            "Quit during a run?", "The run is cancelled cleanly first: running queries stop and unfinished "
+            "uploads are removed.", yes="Cancel and quit", no="Keep running"), answered)
+
+    def quit_when_stopped(self, running: RunScreen) -> None:
+        async def wait_then_exit() -> None:
+            for worker in [w for w in self.workers if w.group == "run"]:
+                await worker.wait()
+            self.leave(EXIT_INTERRUPTED)
+
+        self.run_worker(wait_then_exit(), group="quit")
+
+    def leave(self, code: int) -> None:
+        self.exit(code, return_code=code)
+
+    def exit_code_now(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return exit_code(self.last_finished) if self.last_finished else EXIT_OK
+
+    def _fatal_error(self) -> None:
+        """An unexpected error: leave cleanly with one line, the traceback goes to a file, not the screen."""
+        self.crash = traceback.format_exc()
+        self._return_code = EXIT_FAILED
+        self._close_messages_no_wait()
+
+
+def run_app(settings: Settings, app: ArchiverApp | None = None) -> int:
+    """Run the TUI until the user leaves; the terminal is restored by Textual on every way out."""
+    import sys
+
+    app = app or ArchiverApp(settings)
+    code = app.run()
+    if app.crash:
+        path = crash_log_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(app.crash)
+            where = f"details in {path}"
+        except OSError:
+            where = "no crash log could be written"
+        last = app.crash.strip().splitlines()[-1] if app.crash.strip() else "unknown error"
+        print(f"pgarchiver-tui: internal error: {last} ({where}); please report it", file=sys.stderr)
+        return EXIT_FAILED
+    return code if code is not None else EXIT_OK

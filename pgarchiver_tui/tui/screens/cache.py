@@ -1,0 +1,212 @@
+"""Browsing the cache: every record of the destination, refreshed while other runs write it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from rich.markup import escape
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from pgarchiver_tui.cache import Cache, Record, open_cache
+from pgarchiver_tui.errors import ArchiverError
+from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.storage.destination import open_destination
+from pgarchiver_tui.tui.formatting import age_text, human_bytes, parse_stamp, ratio_text, rows_text
+
+STATUS_FILTERS = ("all", "archived", "failed")
+STATUS_STYLES = {"archived": "green", "failed": "bold red"}
+
+
+def _ratio(r: Record) -> float:
+    return r.bytes_in / r.bytes_out if r.bytes_out else 0.0
+
+
+def _partitions(r: Record) -> str:
+    """The source tables, without their schema: the key is in the detail view."""
+    return ", ".join(name.split(".", 1)[-1] for name in r.sources.split(",") if name) or r.key.rsplit("/", 1)[-1]
+
+
+def _newest_first(r: Record) -> float:
+    moment = parse_stamp(r.finished_at or r.error_at)
+    return -moment.timestamp() if moment else float("inf")
+
+
+# (key, header, width, sort key, cell)
+Column = tuple[str, str, int | None, Callable[[Record], object], Callable[[Record, datetime], object]]
+COLUMNS: tuple[Column, ...] = (
+    ("partition", "partition", 16, lambda r: r.sources, lambda r, now: Text(_partitions(r))),
+    ("rows", "rows", 8, lambda r: r.rows, lambda r, now: rows_text(r.rows)),
+    ("raw", "raw", 8, lambda r: r.bytes_in, lambda r, now: human_bytes(r.bytes_in)),
+    ("stored", "stored", 8, lambda r: r.bytes_out, lambda r, now: human_bytes(r.bytes_out)),
+    ("ratio", "ratio", 5, _ratio, lambda r, now: ratio_text(r.bytes_in, r.bytes_out)),
+    ("status", "status", 8, lambda r: r.status,
+     lambda r, now: Text(r.status, style=STATUS_STYLES.get(r.status, ""))),
+    ("age", "age", 4, _newest_first,
+     lambda r, now: age_text(r.finished_at or r.error_at, now)),
+    ("took", "took", 6, lambda r: r.seconds, lambda r, now: f"{r.seconds:.1f}s"),
+    ("etag", "MD5/ETag", 12, lambda r: r.etag, lambda r, now: r.etag[:12]),
+    ("sha256", "SHA-256", 12, lambda r: r.sha256, lambda r, now: r.sha256[:12]),
+    ("error", "last error", None, lambda r: r.error, lambda r, now: Text(r.error)),
+)
+SORTABLE = [c[0] for c in COLUMNS]
+
+
+class CacheScreen(Screen[None]):
+    TITLE = "Cache"
+    BINDINGS = [
+        Binding("enter", "detail", "Detail"),
+        Binding("slash", "filter", "Filter"),
+        Binding("f", "status_filter", "Status"),
+        Binding("o", "sort", "Sort"),
+        Binding("O", "sort_reverse", "Reverse", show=False),
+        Binding("f5", "reload", "Refresh"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.cache: Cache | None = None
+        self.records: list[Record] = []
+        self.shown: list[Record] = []
+        self.snapshot: list[tuple[object, ...]] = []
+        self.status_filter = "all"
+        self.filter_text = ""
+        self.sort_column = "partition"
+        self.sort_reverse = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="cache-title")
+        yield DataTable(id="records", cursor_type="row")
+        yield Input(placeholder="filter: part of a key, source, status or error; Escape clears", id="filter",
+                    compact=True)
+        yield Static("", id="cache-totals")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, header, width, *_ in COLUMNS:
+            table.add_column(header, key=key, width=width)
+        box = self.query_one("#filter", Input)
+        box.display, box.cursor_blink = False, False
+        try:
+            url = open_destination(self.settings, check=False).url
+            self.cache = open_cache(url, self.settings.cache_dir)
+        except (ArchiverError, OSError, ValueError) as exc:
+            self.query_one("#cache-title", Static).update(f"[red]No cache to show: {escape(str(exc))}[/red]")
+            return
+        if not self.settings.local_dir and not self.settings.s3_bucket:
+            self.query_one("#cache-title", Static).update("[yellow]No destination set: fill it in on the "
+                                                          "connection screen[/yellow]")
+            return
+        self.query_one("#cache-title", Static).update(f"Cache of [b]{escape(url)}[/b]")
+        self.reload()
+        self.set_interval(self.app.cache_refresh_seconds, self.reload)  # type: ignore[attr-defined]
+        table.focus()
+
+    def on_unmount(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+    def reload(self) -> None:
+        """Read the records again; redraw only when something changed (a headless run may be writing)."""
+        if self.cache is None:
+            return
+        records = self.cache.records()
+        snapshot = [tuple(vars(r).values()) for r in records]
+        if snapshot != self.snapshot:
+            self.snapshot, self.records = snapshot, records
+            self.rebuild()
+
+    def rebuild(self) -> None:
+        table = self.query_one(DataTable)
+        current = self.current_record()
+        needle = self.filter_text.lower()
+        shown = [r for r in self.records
+                 if (self.status_filter == "all" or r.status == self.status_filter)
+                 and (not needle or needle in f"{r.key} {r.sources} {r.status} {r.error}".lower())]
+        sort_key = next(c[3] for c in COLUMNS if c[0] == self.sort_column)
+        self.shown = sorted(shown, key=sort_key, reverse=self.sort_reverse)  # type: ignore[arg-type, return-value]
+        now = self.app.wall()  # type: ignore[attr-defined]
+        table.clear()
+        table.add_rows(tuple(cell(r, now) for *_, cell in COLUMNS) for r in self.shown)
+        if current is not None:
+            keys = [r.key for r in self.shown]
+            if current.key in keys:
+                table.move_cursor(row=keys.index(current.key))
+        failed = sum(1 for r in self.records if r.status == "failed")
+        stored = sum(r.bytes_out for r in self.shown)
+        order = f"{self.sort_column} {'↓' if self.sort_reverse else '↑'}"
+        self.query_one("#cache-totals", Static).update(
+            f"{len(self.shown)} of {len(self.records)} records ({failed} failed) · {human_bytes(stored)} stored · "
+            f"status: {self.status_filter} · sorted by {order}"
+            + (f" · filter {self.filter_text!r}" if self.filter_text else ""))
+
+    def current_record(self) -> Record | None:
+        row = self.query_one(DataTable).cursor_row
+        return self.shown[row] if 0 <= row < len(self.shown) else None
+
+    @on(DataTable.RowSelected)
+    def row_selected(self) -> None:
+        self.action_detail()
+
+    @on(DataTable.HeaderSelected)
+    def header_selected(self, event: DataTable.HeaderSelected) -> None:
+        column = str(event.column_key.value)
+        self.sort_reverse = not self.sort_reverse if column == self.sort_column else False
+        self.sort_column = column
+        self.rebuild()
+
+    def action_detail(self) -> None:
+        from pgarchiver_tui.tui.screens.record_detail import RecordDetailScreen
+
+        record = self.current_record()
+        if record is not None:
+            self.app.push_screen(RecordDetailScreen(record))
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.rebuild()
+
+    @on(Input.Submitted, "#filter")
+    def filter_kept(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_status_filter(self) -> None:
+        self.status_filter = STATUS_FILTERS[(STATUS_FILTERS.index(self.status_filter) + 1) % len(STATUS_FILTERS)]
+        self.rebuild()
+
+    def action_sort(self) -> None:
+        self.sort_column = SORTABLE[(SORTABLE.index(self.sort_column) + 1) % len(SORTABLE)]
+        self.sort_reverse = False
+        self.rebuild()
+
+    def action_sort_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self.rebuild()
+
+    def action_reload(self) -> None:
+        self.snapshot = []
+        self.reload()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.query_one(DataTable).focus()
+            return
+        self.app.pop_screen()

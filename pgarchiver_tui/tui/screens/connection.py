@@ -1,0 +1,280 @@
+"""Where from, where to, what: the database, the destination and the job, checked as they are typed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Select, Static, TabbedContent, TabPane
+
+from pgarchiver_tui.errors import ArchiverError
+from pgarchiver_tui.periods import Duration, check_template
+from pgarchiver_tui.pipeline import codecs, formats
+from pgarchiver_tui.preflight import check_database, check_destination
+from pgarchiver_tui.settings import Settings, load_settings, parse_date, save_profile
+from pgarchiver_tui.tui.screens.profile_dialog import LoadProfileScreen, SaveProfileScreen
+from pgarchiver_tui.tui.widgets.form_field import Check, FormField, field_control
+
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+_INT_FIELDS = {f.name for f in fields(Settings) if "int" in str(f.type)}
+
+
+def _whole_number(minimum: int) -> Check:
+    def check(text: str) -> None:
+        try:
+            number = int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a whole number") from None
+        if number < minimum:
+            raise ValueError(f"must be at least {minimum}")
+    return check
+
+
+def _dsn(text: str) -> None:
+    Settings(dsn=text).conninfo()
+
+
+def _date(text: str) -> None:
+    parse_date("date", text)
+
+
+def _template(text: str) -> None:
+    check_template(text)
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str  # a Settings field
+    label: str
+    tab: str
+    check: Check | None = None
+    choices: tuple[str, ...] = ()
+    password: bool = False
+    placeholder: str = ""
+    blank: bool = True  # a Select may be left unset
+
+
+SPECS = (
+    Spec("dsn", "DSN", "database", _dsn, placeholder="postgresql://user@host/db (optional)"),
+    Spec("db_host", "Host", "database", placeholder="PGHOST / localhost"),
+    Spec("db_port", "Port", "database", _whole_number(1), placeholder="5432"),
+    Spec("db_user", "User", "database", placeholder="PGUSER"),
+    Spec("db_password", "Password", "database", password=True, placeholder="PGPASSWORD / ~/.pgpass"),
+    Spec("db_name", "Database", "database", placeholder="PGDATABASE"),
+    Spec("db_sslmode", "SSL mode", "database", choices=SSLMODES),
+    Spec("local_dir", "Local directory", "destination", placeholder="either a directory …"),
+    Spec("s3_bucket", "S3 bucket", "destination", placeholder="… or a bucket"),
+    Spec("s3_endpoint", "S3 endpoint", "destination", placeholder="https://… (omit for AWS)"),
+    Spec("s3_region", "S3 region", "destination"),
+    Spec("s3_access_key", "Access key", "destination", password=True, placeholder="AWS credential chain"),
+    Spec("s3_secret_key", "Secret key", "destination", password=True),
+    Spec("s3_profile", "AWS profile", "destination"),
+    Spec("table", "Table", "job", placeholder="events or schema.events"),
+    Spec("schema", "Schema", "job", placeholder="public"),
+    Spec("start_date", "Start date", "job", _date, placeholder="YYYY-MM-DD"),
+    Spec("end_date", "End date", "job", _date, placeholder="YYYY-MM-DD (inclusive)"),
+    Spec("date_column", "Date column", "job", placeholder="for plain tables and splitting"),
+    Spec("output_format", "Format", "job", choices=tuple(formats.FORMATS), blank=False),
+    Spec("compression", "Compression", "job", choices=tuple(codecs.CODECS), blank=False),
+    Spec("compression_level", "Level", "job", placeholder="codec default"),
+    Spec("output_duration", "Output period", "job", choices=tuple(d.value for d in Duration), blank=False),
+    Spec("path_template", "Path template", "job", _template),
+    Spec("workers", "Workers", "job", _whole_number(1)),
+)
+TABS = (("database", "Database"), ("destination", "Destination"), ("job", "Job"))
+
+
+def make_field(spec: Spec, value: Any) -> FormField:
+    text = "" if value is None else str(value)
+    control: Input | Select
+    if spec.choices:
+        control = Select([(c, c) for c in spec.choices], value=text if text else Select.NULL,
+                         allow_blank=spec.blank, compact=True, id=f"input-{spec.name}")
+    else:
+        control = Input(text, placeholder=spec.placeholder, password=spec.password, compact=True,
+                        id=f"input-{spec.name}")
+    return FormField(spec.name, spec.label, control, spec.check)
+
+
+class ConnectionScreen(Screen[None]):
+    TITLE = "Connection"
+    BINDINGS = [
+        Binding("ctrl+t", "test", "Test"),
+        Binding("ctrl+n", "next", "Partitions"),
+        Binding("ctrl+s", "save_profile", "Save"),
+        Binding("ctrl+l", "load_profile", "Load"),
+    ]
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="tabs"):
+            for tab, title in TABS:
+                with TabPane(title, id=f"tab-{tab}"), VerticalScroll():
+                    for spec in SPECS:
+                        if spec.tab == tab:
+                            yield make_field(spec, getattr(self.settings, spec.name))
+        yield Static("", id="test-database", classes="answer")
+        yield Static("", id="test-destination", classes="answer")
+        with Horizontal(id="buttons"):
+            yield Button("Test ^T", id="test", compact=True)
+            yield Button("Partitions ^N", id="next", variant="primary", compact=True)
+            yield Button("Save ^S", id="save", compact=True)
+            yield Button("Load ^L", id="load", compact=True)
+        yield Footer(compact=True, show_command_palette=False)
+
+    # -- the form ------------------------------------------------------------------------------------------
+    def field(self, name: str) -> FormField:
+        return self.query_one(f"#field-{name}", FormField)
+
+    def form_settings(self) -> Settings:
+        """The settings the form describes; raises ValueError naming a field that cannot be read."""
+        values: dict[str, Any] = {}
+        for spec in SPECS:
+            text = self.field(spec.name).value
+            if spec.name in _INT_FIELDS:
+                try:
+                    values[spec.name] = int(text) if text else getattr(Settings(), spec.name)
+                except ValueError:
+                    raise ValueError(f"{spec.label}: {text!r} is not a whole number") from None
+            else:
+                values[spec.name] = text or getattr(Settings(), spec.name)
+        return replace(self.settings, **values)
+
+    def check_level(self, text: str) -> None:
+        codec = codecs.get_codec(self.field("compression").value or "zstd")
+        _whole_number(0)(text)
+        codec.check_level(int(text))
+
+    def validate_field(self, field: FormField) -> str:
+        problem = field.validate()
+        if field.field_name == "compression_level" and field.value and not problem:
+            try:
+                self.check_level(field.value)
+            except ValueError as exc:
+                problem = str(exc)
+            field.set_problem(problem)
+        return problem
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def changed(self, event: Input.Changed | Select.Changed) -> None:
+        field = field_control(event.control)
+        if field is None:
+            return
+        self.validate_field(field)
+        if field.field_name == "compression":
+            self.validate_field(self.field("compression_level"))
+        if field.field_name in ("dsn", "db_host", "db_port", "db_name"):
+            self.show_location()
+
+    def show_location(self) -> None:
+        try:
+            self.app.sub_title = self.form_settings().database_label()
+        except (ValueError, ArchiverError):
+            pass  # the field shows the problem; the header keeps the last good label
+
+    def fill(self, settings: Settings) -> None:
+        self.settings = settings
+        for spec in SPECS:
+            value = getattr(settings, spec.name)
+            self.field(spec.name).value = "" if value is None else str(value)
+        self.show_location()
+
+    def checked_settings(self) -> Settings | None:
+        """The form's settings if every field and their combination is valid; else say what is wrong."""
+        problems = [f"{f.label}: {p}" for f in self.query(FormField) if (p := self.validate_field(f))]
+        if problems:
+            self.notify(problems[0], title="Fix the form first", severity="error")
+            return None
+        try:
+            settings = self.form_settings()
+            settings.validate()
+        except (ValueError, ArchiverError) as exc:
+            self.notify(str(exc), title="Not ready", severity="error")
+            return None
+        return settings
+
+    # -- actions -----------------------------------------------------------------------------------------
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {"test": self.action_test, "next": self.action_next, "save": self.action_save_profile,
+                   "load": self.action_load_profile}
+        actions[event.button.id or ""]()
+
+    def action_next(self) -> None:
+        settings = self.checked_settings()
+        if settings is not None:
+            self.settings = settings
+            self.app.open_partitions(settings)  # type: ignore[attr-defined]
+
+    def action_test(self) -> None:
+        try:
+            settings = self.form_settings()
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        for which in ("database", "destination"):
+            self.query_one(f"#test-{which}", Static).update(f"{which.title()}: [dim]checking …[/dim]")
+        self.run_test(settings)
+
+    @work(thread=True, exclusive=True, group="test", exit_on_error=False)
+    def run_test(self, settings: Settings) -> None:
+        for which, check in (("database", check_database), ("destination", check_destination)):
+            try:
+                answer = f"[green]✓[/green] {escape(check(settings))}"
+            except ArchiverError as exc:
+                answer = f"[red]✗ {escape(str(exc))}[/red]"
+            except Exception as exc:  # noqa: BLE001 - shown inline, never as a traceback
+                answer = f"[red]✗ {escape(type(exc).__name__)}: {escape(str(exc))}[/red]"
+            self.app.call_from_thread(self.show_answer, which, answer)
+
+    def show_answer(self, which: str, answer: str) -> None:
+        self.query_one(f"#test-{which}", Static).update(f"{which.title()}: {answer}")
+
+    def action_save_profile(self) -> None:
+        try:
+            settings = self.form_settings()
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        path: Path = self.app.config_path  # type: ignore[attr-defined]
+
+        def save(answer: tuple[str, bool] | None) -> None:
+            if answer is None:
+                return
+            name, with_secrets = answer
+            try:
+                save_profile(path, name, settings, include_secrets=with_secrets)
+            except (OSError, ValueError, ArchiverError) as exc:
+                self.notify(f"cannot save profile {name!r}: {exc}", severity="error")
+                return
+            secrets = "with" if with_secrets else "without"
+            self.notify(f"profile {name!r} saved to {path} ({secrets} passwords and keys)")
+
+        self.app.push_screen(SaveProfileScreen(path), save)
+
+    def action_load_profile(self) -> None:
+        path: Path = self.app.config_path  # type: ignore[attr-defined]
+
+        def load(name: str | None) -> None:
+            if name is None:
+                return
+            try:
+                loaded = load_settings({}, environ={}, config=str(path), profile=name)
+            except ArchiverError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.fill(replace(loaded, no_ui=False))
+            self.notify(f"profile {name!r} loaded")
+
+        self.app.push_screen(LoadProfileScreen(path), load)

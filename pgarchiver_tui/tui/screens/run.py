@@ -1,0 +1,238 @@
+"""Watching a run: one bar per worker, the whole run's bar, results as they come, the log, the summary."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, RichLog, Static
+from textual.worker import Worker, WorkerState
+
+from pgarchiver_tui.archive import Prepared
+from pgarchiver_tui.engine import ArchiveRun
+from pgarchiver_tui.events import (
+    Event,
+    JobProgress,
+    JobResult,
+    JobStarted,
+    Notice,
+    Outcome,
+    RunFinished,
+    RunStarted,
+)
+from pgarchiver_tui.model import Job
+from pgarchiver_tui.tui.event_buffer import EventBuffer
+from pgarchiver_tui.tui.formatting import human_bytes, rate_text
+from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
+from pgarchiver_tui.tui.widgets.overall_bar import OverallBar
+from pgarchiver_tui.tui.widgets.results_table import ResultsTable
+from pgarchiver_tui.tui.widgets.run_summary import RunSummary
+from pgarchiver_tui.tui.widgets.worker_bar import WorkerBar
+
+REDRAW_SECONDS = 0.25  # progress is drawn four times a second, however fast events come
+
+
+class RunScreen(Screen[None]):
+    TITLE = "Run"
+    BINDINGS = [
+        Binding("x", "cancel", "Cancel run"),
+        Binding("r", "retry", "Retry failed"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, prepared: Prepared, jobs: list[Job], dry_run: bool, autostart: bool = True) -> None:
+        super().__init__()
+        self.prepared = prepared
+        self.jobs = jobs
+        self.dry_run = dry_run
+        self.autostart = autostart
+        self.buffer = EventBuffer()
+        self.archive_run: ArchiveRun | None = None
+        self.finished: RunFinished | None = None
+        self.running = False
+        self.total_jobs = len(jobs)
+        self.done = self.done_rows = self.done_bytes = 0
+        self.live: dict[int, JobProgress] = {}
+        self.worker_count = max(1, min(prepared.options.workers, len(jobs)))
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="run-title")
+        yield OverallBar(self.app.clock)  # type: ignore[attr-defined]
+        with Vertical(id="workers"):
+            for n in range(1, self.worker_count + 1):
+                yield WorkerBar(n, self.app.clock)  # type: ignore[attr-defined]
+        yield RunSummary(id="summary")
+        yield ResultsTable()
+        yield RichLog(id="log", max_lines=2000, wrap=True, markup=True, min_width=20)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.set_interval(REDRAW_SECONDS, self.flush)
+        if self.autostart:
+            self.start(self.jobs)
+
+    # -- running -----------------------------------------------------------------------------------------
+    def start(self, jobs: list[Job]) -> None:
+        self.begin(jobs)
+        options = replace(self.prepared.options, dry_run=self.dry_run)
+        cache = None if self.dry_run else self.prepared.cache
+        self.archive_run = ArchiveRun(jobs, options, self.prepared.storage, cache, self.buffer.put,
+                                      notes=self.prepared.notes)
+        self.execute(self.archive_run)
+
+    def begin(self, jobs: list[Job]) -> None:
+        """Ready the widgets for a run of `jobs`."""
+        self.jobs, self.total_jobs = jobs, len(jobs)
+        self.done = self.done_rows = self.done_bytes = 0
+        self.live.clear()
+        self.finished = None
+        self.running = True
+        self.query_one(RunSummary).hide()
+        self.query_one("#workers").display = True
+        self.query_one(OverallBar).begin(len(jobs))
+        what = "Dry run of" if self.dry_run else "Archiving"
+        self.query_one("#run-title", Static).update(
+            f"[b]{what} {len(jobs)} object(s)[/b] → {escape(self.prepared.storage.url)}")
+        self.refresh_bindings()
+
+    @work(thread=True, group="run", exit_on_error=False)
+    def execute(self, run: ArchiveRun) -> RunFinished:
+        return run.run()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "run":
+            return
+        if event.state is WorkerState.SUCCESS:
+            self.flush()
+        elif event.state is WorkerState.ERROR:
+            self.flush()
+            self.running = False
+            self.log_line(f"[red]the run stopped: {escape(str(event.worker.error))}[/red]")
+            self.notify(str(event.worker.error), title="Run failed", severity="error")
+            self.refresh_bindings()
+
+    def flush(self) -> None:
+        events = self.buffer.drain()
+        if events:
+            self.apply(events)
+
+    def apply(self, events: list[Event]) -> None:
+        """Draw a batch of events: only the last progress of each worker matters."""
+        bars = {bar.worker: bar for bar in self.query(WorkerBar)}
+        latest: dict[int, JobProgress] = {}
+        for event in events:
+            if isinstance(event, JobProgress):
+                latest[event.worker] = event
+                continue
+            for progress in latest.values():
+                self.progressed(bars, progress)
+            latest.clear()
+            self.handle(bars, event)
+        for progress in latest.values():
+            self.progressed(bars, progress)
+        live_rows = sum(p.rows for p in self.live.values())
+        live_bytes = sum(p.bytes_in for p in self.live.values())
+        self.query_one(OverallBar).show(self.done, self.total_jobs, self.done_rows + live_rows,
+                                        self.done_bytes + live_bytes)
+
+    def progressed(self, bars: dict[int, WorkerBar], event: JobProgress) -> None:
+        self.live[event.worker] = event
+        if event.worker in bars:
+            bars[event.worker].progressed(event)
+
+    def handle(self, bars: dict[int, WorkerBar], event: Event) -> None:
+        if isinstance(event, RunStarted):
+            mode = " (dry run: nothing is written)" if event.dry_run else ""
+            self.log_line(f"{event.jobs} objects, {event.workers} worker(s) → {escape(event.destination)}{mode}")
+        elif isinstance(event, Notice):
+            self.log_line(f"[yellow]{escape(event.message)}[/yellow]")
+        elif isinstance(event, JobStarted):
+            if event.worker in bars:
+                bars[event.worker].started(event)
+            sources = ", ".join(p.source.qualified for p in event.job.slices)
+            self.log_line(f"w{event.worker} {escape(event.job.label)} ← {escape(sources)}")
+        elif isinstance(event, JobResult):
+            self.result(bars, event)
+        elif isinstance(event, RunFinished):
+            self.run_finished(event)
+
+    def result(self, bars: dict[int, WorkerBar], result: JobResult) -> None:
+        self.done += 1
+        self.done_rows += result.rows
+        self.done_bytes += result.bytes_in
+        if result.worker is not None:
+            self.live.pop(result.worker, None)
+            if result.worker in bars:
+                bars[result.worker].idle()
+        self.query_one(ResultsTable).add_result(result)
+        if result.outcome in (Outcome.ARCHIVED, Outcome.DRY_RUN):
+            self.log_line(f"{result.outcome.value} {escape(result.job.key)}: {result.rows:,} rows, "
+                          f"{human_bytes(result.bytes_in)} → {human_bytes(result.bytes_out)}, "
+                          f"{rate_text(result.bytes_in, result.seconds)}")
+        elif result.outcome is Outcome.FAILED:
+            self.log_line(f"[red]failed {escape(result.job.key)} {escape(f'[{result.category}]')}: "
+                          f"{escape(result.reason)}[/red]")
+        else:
+            self.log_line(f"{result.outcome.value} {escape(result.job.key)}: {escape(result.reason)}")
+
+    def run_finished(self, finished: RunFinished) -> None:
+        self.finished = finished
+        self.running = False
+        self.live.clear()
+        self.app.last_finished = finished  # type: ignore[attr-defined]
+        self.query_one("#workers").display = False
+        self.query_one(RunSummary).show(finished)
+        head = "Interrupted" if finished.cancelled else "Dry run finished" if self.dry_run else "Finished"
+        self.query_one(OverallBar).show(self.done, self.total_jobs, finished.rows, finished.bytes_in,
+                                        finished.seconds)
+        self.query_one("#run-title", Static).update(
+            f"[b]{head}[/b]: {len(finished.results)} object(s) → {escape(self.prepared.storage.url)}")
+        self.log_line(f"[b]{head.lower()}[/b] in {finished.seconds:.1f}s")
+        self.refresh_bindings()
+
+    def log_line(self, text: str) -> None:
+        self.query_one(RichLog).write(text)
+
+    # -- keys --------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self.running
+        if action == "retry":
+            return bool(self.finished and self.finished.failures and not self.running)
+        return True
+
+    def action_cancel(self) -> None:
+        if not self.running:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.cancel_run()
+
+        self.app.push_screen(ConfirmScreen(
+            "Cancel the run?", "Running queries are cancelled and unfinished uploads removed;\n"
+            "objects already archived stay archived.", yes="Cancel run", no="Keep running"), answered)
+
+    def cancel_run(self) -> None:
+        if self.archive_run is not None and self.running:
+            self.archive_run.cancel()
+            self.query_one("#run-title", Static).update("[b]Cancelling …[/b] waiting for the workers to stop")
+
+    def action_retry(self) -> None:
+        if self.finished and self.finished.failures and not self.running:
+            failed = [r.job for r in self.finished.failures]
+            self.log_line(f"[b]retrying {len(failed)} failed object(s)[/b]")
+            self.query_one(ResultsTable).clear()
+            self.start(failed)
+
+    def action_back(self) -> None:
+        if self.running:
+            self.action_cancel()
+            return
+        self.app.pop_screen()

@@ -1,0 +1,43 @@
+"""The end of a run: the headless summary's figures, failures standing out."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual.widgets import Static
+
+from pgarchiver_tui.events import RunFinished
+from pgarchiver_tui.report import summary_fields
+from pgarchiver_tui.tui.formatting import human_bytes, rate_text
+
+
+class RunSummary(Static):
+    DEFAULT_CSS = """
+    RunSummary { height: auto; max-height: 8; border: round $primary; padding: 0 1; display: none; }
+    RunSummary.-failed { border: round $error; }
+    RunSummary.-shown { display: block; }
+    """
+
+    def show(self, finished: RunFinished) -> None:
+        figures = summary_fields(finished)
+        head = "[b]Interrupted[/b]" if finished.cancelled else "[b]Finished[/b]"
+        counts = (f"{figures['archived']} archived, {figures['skipped']} skipped, "
+                  f"[b]{figures['failed']} failed[/b], {figures['cancelled']} cancelled")
+        if figures["dry_run"]:
+            counts += f", {figures['dry_run']} dry run"
+        lines = [f"{head}: {counts}",
+                 f"{figures['rows']:,} rows, {human_bytes(figures['bytes_in'])} → "
+                 f"{human_bytes(figures['bytes_out'])} in {finished.seconds:.1f}s "
+                 f"({rate_text(figures['bytes_in'], max(finished.seconds, 1e-9))})"]
+        for failure in finished.failures[:4]:
+            lines.append(f"[red]✗ {escape(failure.job.label)} {escape(f'[{failure.category}]')}: "
+                         f"{escape(failure.reason)}[/red]")
+        if len(finished.failures) > 4:
+            lines.append(f"[red]… and {len(finished.failures) - 4} more failures (see results)[/red]")
+        if finished.failures:
+            lines.append("press [b]r[/b] to retry the failures")
+        self.set_class(bool(finished.failures), "-failed")
+        self.add_class("-shown")
+        self.update("\n".join(lines))
+
+    def hide(self) -> None:
+        self.remove_class("-shown")

@@ -1,0 +1,107 @@
+"""The connection screen: inline validation, Test against real services, profiles, moving on."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from textual.widgets import Input, Static
+
+from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.tui.screens.connection import ConnectionScreen
+from pgarchiver_tui.tui.screens.partitions import PartitionsScreen
+from pgarchiver_tui.tui.widgets.form_field import FormField
+from tests.tui.support import make_app, wait_until
+
+
+def answer(app, which: str) -> str:  # type: ignore[no-untyped-def]
+    return str(app.screen.query_one(f"#test-{which}", Static).render())
+
+
+async def test_fields_are_checked_as_they_are_typed(tmp_path: Path) -> None:
+    app = make_app(Settings(local_dir=str(tmp_path)), start_screen="connection")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await pilot.click("#tabs Tab#--content-tab-tab-job")
+        field = screen.query_one("#field-start_date", FormField)
+        field.control.focus()
+        await pilot.press(*"2024-13-01")
+        assert field.has_class("-invalid")
+        assert "not a date" in str(field.query_one(".field-error", Static).render())
+        await pilot.press(*["backspace"] * 5)
+        await pilot.press(*"01-01")
+        assert not field.has_class("-invalid")
+        template = screen.query_one("#field-path_template", FormField)
+        template.control.value = "{nope}/x"
+        await pilot.pause()
+        assert "unknown placeholder" in str(template.query_one(".field-error", Static).render())
+
+
+async def test_next_refuses_an_incomplete_form_and_goes_on_when_complete(tui_settings: Settings) -> None:
+    app = make_app(Settings(dsn=tui_settings.dsn, local_dir=tui_settings.local_dir,
+                            cache_dir=tui_settings.cache_dir), start_screen="connection")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, ConnectionScreen)
+        assert any("table" in str(n.message) for n in app._notifications)
+        screen = app.screen
+        for name, value in (("table", "events"), ("start_date", "2024-01-01"), ("end_date", "2024-01-03")):
+            screen.query_one(f"#input-{name}", Input).value = value
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: isinstance(app.screen, PartitionsScreen) and app.screen.prepared)
+        assert len(app.screen.entries) == 3
+
+
+async def test_test_checks_the_database_and_a_local_directory(tui_settings: Settings) -> None:
+    app = make_app(tui_settings, start_screen="connection")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: "checking" not in answer(app, "database") + answer(app, "destination"))
+        assert "✓ PostgreSQL" in answer(app, "database")
+        assert "SELECT on public.events granted" in answer(app, "database")
+        assert "reachable and writable" in answer(app, "destination")
+        assert not any(p.name.startswith(".pgarchiver-probe") for p in Path(tui_settings.local_dir).iterdir())
+
+
+async def test_test_reports_problems_inline(pg_dsn: str, s3_bucket, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(dsn=pg_dsn, table="missing", s3_bucket="no-such-bucket", s3_endpoint=s3_bucket.endpoint,
+                        s3_region="us-east-1")
+    app = make_app(settings, start_screen="connection")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.click("#test")
+        await wait_until(pilot, lambda: "checking" not in answer(app, "database") + answer(app, "destination"))
+        assert "✗ table public.missing does not exist" in answer(app, "database")
+        assert "✗ bucket 'no-such-bucket' does not exist" in answer(app, "destination")
+        app.screen.query_one("#input-s3_bucket", Input).value = s3_bucket.name
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: "checking" not in answer(app, "destination"))
+        assert f"s3://{s3_bucket.name}/" in answer(app, "destination") and "writable" in answer(app, "destination")
+
+
+async def test_profiles_save_without_secrets_and_load_back(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    settings = Settings(db_host="db1", db_user="arch", db_password="s3cret", table="events",
+                        local_dir=str(tmp_path / "a"), workers=3)
+    app = make_app(settings, config_path=config, start_screen="connection")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press(*"prod", "enter")
+        await pilot.pause()
+        saved = tomllib.loads(config.read_text())["profiles"]["prod"]
+        assert saved["db_host"] == "db1" and saved["workers"] == 3 and "db_password" not in saved
+        assert oct(config.stat().st_mode & 0o777) == "0o600"
+        screen = app.screen
+        screen.query_one("#input-db_host", Input).value = "elsewhere"
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.query_one("#input-db_host", Input).value == "db1"
+        assert app.sub_title == "db1:5432/arch"
