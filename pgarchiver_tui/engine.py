@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -16,7 +15,7 @@ from psycopg import sql
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.cache import Cache, Record, now_iso
-from pgarchiver_tui.database import connect, first_line, translate
+from pgarchiver_tui.database import first_line, translate
 from pgarchiver_tui.discovery import columns_of
 from pgarchiver_tui.errors import ArchiverError, Cancelled, IntegrityError, WriteConflict
 from pgarchiver_tui.events import (
@@ -36,6 +35,7 @@ from pgarchiver_tui.pipeline.source import copy_out
 from pgarchiver_tui.retry import RetryPolicy
 from pgarchiver_tui.storage import SIDECAR_SUFFIX, ObjectInfo, Storage
 from pgarchiver_tui.throttle import RateLimiter
+from pgarchiver_tui.workers import ConnectedWorkers
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress events of one worker
 
@@ -94,8 +94,10 @@ class ArchiveRun:
         self.emit = emit
         self.notes = list(notes)
         self.clock = clock
-        self.cancelled = threading.Event()
-        self._connections: dict[int, psycopg.Connection] = {}
+        self._workers: ConnectedWorkers[Job] = ConnectedWorkers(
+            options.conninfo, options.workers, options.statement_timeout_ms, options.lock_timeout_ms,
+            snapshot=True)
+        self.cancelled = self._workers.cancelled
         self._lock = threading.Lock()
         self._results: list[JobResult] = []
         self._existing: set[str] = set()  # keys the destination held when the run started
@@ -103,14 +105,7 @@ class ArchiveRun:
 
     # -- control -------------------------------------------------------------------------------------------
     def cancel(self) -> None:
-        self.cancelled.set()
-        with self._lock:
-            connections = list(self._connections.values())
-        for conn in connections:
-            try:
-                conn.cancel_safe(timeout=2)
-            except Exception:  # noqa: BLE001 - a connection already gone needs no cancelling
-                pass
+        self._workers.cancel()
 
     # -- the run -------------------------------------------------------------------------------------------
     def run(self) -> RunFinished:
@@ -119,11 +114,11 @@ class ArchiveRun:
                              self.storage.url, self.options.dry_run))
         for note in self.notes:
             self.emit(Notice(note))
-        todo: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        todo: list[Job] = []
         try:
             for job, reason in self._decide(self.jobs):
                 if reason is None:
-                    todo.put(job)
+                    todo.append(job)
                 else:
                     self._finish(JobResult(job, Outcome.SKIPPED, reason=reason))
         except ArchiverError as exc:  # the destination cannot even be listed: nothing can be archived
@@ -133,14 +128,8 @@ class ArchiveRun:
                     self._finish(JobResult(job, Outcome.FAILED, reason=str(exc), category=exc.category,
                                            retryable=exc.retryable))
             return self._finished(started)
-        workers = [threading.Thread(target=self._work, args=(n, todo), name=f"archive-worker-{n}", daemon=True)
-                   for n in range(1, max(1, self.options.workers) + 1)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        while not todo.empty():  # never started because the run was cancelled
-            self._finish(JobResult(todo.get(), Outcome.CANCELLED, reason="not started: run cancelled"))
+        for job in self._workers.each(todo, self._work, "archive"):  # never started: the run was cancelled
+            self._finish(JobResult(job, Outcome.CANCELLED, reason="not started: run cancelled"))
         return self._finished(started)
 
     def _finished(self, started: float) -> RunFinished:
@@ -208,31 +197,10 @@ class ArchiveRun:
             return None
 
     # -- a worker ------------------------------------------------------------------------------------------
-    def _work(self, worker: int, todo: queue.SimpleQueue[Job]) -> None:
-        try:
-            while not self.cancelled.is_set():
-                try:
-                    job = todo.get_nowait()
-                except queue.Empty:
-                    return
-                self._finish(self._archive_one(worker, job))
-                if self.options.pause_seconds:
-                    self.cancelled.wait(self.options.pause_seconds)
-        finally:
-            with self._lock:
-                conn = self._connections.pop(worker, None)
-            if conn is not None:
-                conn.close()
-
-    def _connection(self, worker: int) -> psycopg.Connection:
-        with self._lock:
-            conn = self._connections.get(worker)
-        if conn is None or conn.closed or conn.broken:
-            conn = connect(self.options.conninfo, statement_timeout_ms=self.options.statement_timeout_ms,
-                           lock_timeout_ms=self.options.lock_timeout_ms)
-            with self._lock:
-                self._connections[worker] = conn
-        return conn
+    def _work(self, worker: int, job: Job) -> None:
+        self._finish(self._archive_one(worker, job))
+        if self.options.pause_seconds:
+            self.cancelled.wait(self.options.pause_seconds)
 
     def _archive_one(self, worker: int, job: Job) -> JobResult:
         """Archive one job, retrying transient failures; a job is atomic, so a retry starts clean."""
@@ -260,20 +228,20 @@ class ArchiveRun:
         self.emit(JobStarted(worker, job))
         progress.stage(Stage.CONNECTING)
         try:
-            conn = self._connection(worker)
+            conn = self._workers.connection(worker)
             result: JobResult | None = None
             try:
                 with conn.transaction():
                     result = self._stream(conn, worker, job, progress, started_at)
             except psycopg.Error as exc:
-                self._drop_connection(worker)
+                self._workers.drop_connection(worker)
                 if result is not None:
                     # only the commit of the read-only transaction failed: the object is stored, checked and
                     # recorded, so redoing it would only find it there and misreport it as another run's
                     return result
                 raise translate(exc, self.cancelled.is_set()) from None
             except BaseException:
-                self._drop_connection(worker)
+                self._workers.drop_connection(worker)
                 raise
             return result
         except WriteConflict as exc:
@@ -291,12 +259,6 @@ class ArchiveRun:
                 self.cache.record_failure(_record(job, self.options, started_at), error)
             return JobResult(job, Outcome.FAILED, worker, reason=error, category="error",
                              seconds=self.clock() - started)
-
-    def _drop_connection(self, worker: int) -> None:
-        with self._lock:
-            conn = self._connections.pop(worker, None)
-        if conn is not None:
-            conn.close()
 
     def _stream(self, conn: psycopg.Connection, worker: int, job: Job, progress: _Progress,
                 started_at: str) -> JobResult:

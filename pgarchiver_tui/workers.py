@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -18,8 +19,8 @@ class ConnectedWorkers(Generic[Item]):
     """`cancel()` may be called from any thread or a signal handler: it stops the queries running now."""
 
     def __init__(self, conninfo: str | None, workers: int, statement_timeout_ms: int = 0,
-                 lock_timeout_ms: int = 0) -> None:
-        self.conninfo, self.workers = conninfo, max(1, workers)
+                 lock_timeout_ms: int = 0, snapshot: bool = False) -> None:
+        self.conninfo, self.workers, self.snapshot = conninfo, max(1, workers), snapshot
         self.statement_timeout_ms, self.lock_timeout_ms = statement_timeout_ms, lock_timeout_ms
         self.cancelled = threading.Event()
         self._lock = threading.Lock()
@@ -30,17 +31,16 @@ class ConnectedWorkers(Generic[Item]):
         with self._lock:
             connections = list(self._connections.values())
         for conn in connections:
-            try:
+            with contextlib.suppress(Exception):  # a connection already gone needs no cancelling
                 conn.cancel_safe(timeout=2)
-            except Exception:  # noqa: BLE001 - a connection already gone needs no cancelling
-                pass
 
     def connection(self, worker: int) -> psycopg.Connection:
-        """The worker's own connection (autocommit, UTC), opened on first use and after a failure."""
+        """The worker's own connection (UTC; autocommit, or read-only snapshots), opened on first use and
+        again after a failure."""
         with self._lock:
             conn = self._connections.get(worker)
         if conn is None or conn.closed or conn.broken:
-            conn = connect(self.conninfo or "", snapshot=False, statement_timeout_ms=self.statement_timeout_ms,
+            conn = connect(self.conninfo or "", snapshot=self.snapshot, statement_timeout_ms=self.statement_timeout_ms,
                            lock_timeout_ms=self.lock_timeout_ms)
             with self._lock:
                 self._connections[worker] = conn

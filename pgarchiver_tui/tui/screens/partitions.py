@@ -30,6 +30,7 @@ from pgarchiver_tui.model import Job
 from pgarchiver_tui.settings import Settings
 from pgarchiver_tui.tui.formatting import human_bytes, period_text, rows_text
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
+from pgarchiver_tui.tui.widgets.fixed_table import FixedTable
 from pgarchiver_tui.tui.widgets.selection_totals import SelectionTotals
 
 Loader = Callable[[Settings], Prepared]
@@ -91,7 +92,7 @@ class PartitionsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="notice")
-        yield DataTable(id="partitions", cursor_type="row")
+        yield FixedTable(id="partitions", cursor_type="row")
         yield Static("", id="detail")
         yield Input(placeholder="filter: part of a name, key, period or status; Enter keeps, Escape clears",
                     id="filter", compact=True)
@@ -182,28 +183,33 @@ class PartitionsScreen(Screen[None]):
         )
 
     def rebuild(self) -> None:
-        """Filter into the table (adding rows is what costs: only a filter does it), then sort."""
-        table = self.query_one(DataTable)
+        """Filter into the table (adding rows is what costs: only a filter does it), sorted."""
+        table = self.query_one(FixedTable)
         current = self.current_entry()
         needle = self.filter_text.lower()
-        shown = [e for e in self.entries if not needle or needle in
-                 f"{e.name} {e.job.key} {period_text(e.job.period)} {e.status}".lower()]
+        self.shown = [e for e in self.entries if not needle or needle in
+                      f"{e.name} {e.job.key} {period_text(e.job.period)} {e.status}".lower()]
+        self.sort_shown()
         table.clear()
-        for entry in shown:
-            table.add_row(*self.cells(entry), key=entry.job.key)
-        self.shown = shown
-        self.resort(current)
+        table.add_keyed_rows((entry.job.key, self.cells(entry)) for entry in self.shown)
+        self.keep_cursor_on(current)
 
-    def resort(self, current: Entry | None = None) -> None:
+    def resort(self) -> None:
         """Reorder the rows in place, keeping the cursor on the same object."""
-        table = self.query_one(DataTable)
-        current = current or self.current_entry()
+        current = self.current_entry()
+        self.sort_shown()
+        self.query_one(FixedTable).reorder(e.job.key for e in self.shown)
+        self.keep_cursor_on(current)
+
+    def sort_shown(self) -> None:
         sort_key = next(c[3] for c in COLUMNS if c[0] == self.sort_column)
-        self.shown = sorted(self.shown, key=sort_key, reverse=self.sort_reverse)  # type: ignore[arg-type, return-value]
-        position = {e.job.key: n for n, e in enumerate(self.shown)}
-        table.sort("key", key=lambda cell: position[str(cell)])
-        if current is not None and current.job.key in position:
-            table.move_cursor(row=position[current.job.key])
+        self.shown.sort(key=sort_key, reverse=self.sort_reverse)  # type: ignore[arg-type]
+
+    def keep_cursor_on(self, current: Entry | None) -> None:
+        if current is not None:
+            row = next((n for n, e in enumerate(self.shown) if e is current), None)
+            if row is not None:
+                self.query_one(FixedTable).move_cursor(row=row)
         self.update_totals()
         self.show_detail()
 
