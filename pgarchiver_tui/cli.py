@@ -155,7 +155,40 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = ("archive", "demo", "health", "validate", "verify", "restore")
 
 
+SECRET_FLAGS = ("--db-password", "--s3-secret-key", "--s3-access-key", "--dsn")
+
+
+def masked_argv(args: Sequence[str]) -> list[str]:
+    """The command line with the values of secret flags (and a DSN's password) replaced."""
+    from pgarchiver_tui.settings import MASK, mask_dsn
+
+    shown, hide_next = [], ""
+    for arg in args:
+        flag, eq, value = arg.partition("=")
+        if hide_next:
+            shown.append(mask_dsn(arg) if hide_next == "--dsn" else MASK)
+            hide_next = ""
+        elif flag in SECRET_FLAGS and eq:
+            shown.append(f"{flag}={mask_dsn(value) if flag == '--dsn' else MASK}")
+        else:
+            shown.append(arg)
+            hide_next = arg if arg in SECRET_FLAGS else ""
+    return shown
+
+
+def hide_secrets_from_ps(args: Sequence[str]) -> None:
+    """Rewrite the process title (what `ps` and /proc/PID/cmdline show) when a secret was given as a flag."""
+    shown = masked_argv(args)
+    if shown == list(args):
+        return
+    import setproctitle
+
+    setproctitle.setproctitle(" ".join([PROG, *shown]))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:
+        hide_secrets_from_ps(sys.argv[1:])
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help", "--version")):
         args_list.insert(0, "archive")

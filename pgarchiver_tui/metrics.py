@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pgarchiver_tui.events import Event, JobResult, Outcome, RunFinished, RunStarted
+
+if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
 
 
 def _escape(value: str) -> str:
@@ -86,6 +89,7 @@ def write_textfile(path: str | os.PathLike[str], text: str) -> None:
 
 def serve(metrics: RunMetrics, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """Serve /metrics on loopback by default (never all interfaces unless asked) from a daemon thread."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # only when asked: slow to import
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 
 import psycopg
@@ -351,8 +351,12 @@ def _inspect(conn: psycopg.Connection, schema: str, table: str) -> _Target:
     return _Target(True, columns_of(conn, schema, table), key, relkind == "p", key_definition)
 
 
-def prepare_restore(settings: Settings, target_table: str | None, emit: Callable[[object], None]) -> RestoreRun:
-    """Everything that can be wrong with the input is found here, before anything is written."""
+def prepare_restore(settings: Settings, target_table: str | None, emit: Callable[[object], None],
+                    keys: Collection[str] | None = None) -> RestoreRun:
+    """Everything that can be wrong with the input is found here, before anything is written.
+
+    `keys`: restore only these objects (the TUI's selected records).
+    """
     requested = check_settings(settings)
     schema, table = settings.qualified_table()
     target_schema, target = (split_table_name(target_table, None if "." in target_table else schema)
@@ -365,6 +369,9 @@ def prepare_restore(settings: Settings, target_table: str | None, emit: Callable
         notes.append(f"{len(named)} object(s) without metadata: format, compression and period taken from their "
                      "names, columns from the target, row counts unchecked")
     objects = sorted(holdings.objects + named, key=by_period)
+    if keys is not None:
+        wanted = set(keys)
+        objects = [o for o in objects if o.key in wanted]
     if requested is not None:
         wider = [o.key for o in objects if o.period and not requested.contains(o.period)]
         if wider:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import asdict, dataclass, field, replace
 
 import psycopg
 from psycopg import sql
@@ -262,14 +262,25 @@ def fingerprint(cursor: psycopg.Cursor, query: sql.Composable) -> tuple[int, int
     return int(rows), int(total)
 
 
-def prepare_verify(settings: Settings, deep: bool, emit: Callable[[object], None]) -> VerifyRun:
-    """Everything that can be wrong with the input is found here, before anything is read."""
+def prepare_verify(settings: Settings, deep: bool, emit: Callable[[object], None],
+                   keys: Collection[str] | None = None) -> VerifyRun:
+    """Everything that can be wrong with the input is found here, before anything is read.
+
+    `keys`: verify only these objects (the TUI's selected rows); orphans and unfinished uploads are then left
+    out, and a key nothing knows of is reported missing.
+    """
     requested = check_settings(settings)
     schema, table = settings.qualified_table()
     storage = open_archive(settings)
     cache = open_cache(storage.url, settings.cache_dir)
     notes = [cache.warning] if cache.warning else []
     holdings = find_archived(storage, schema, table, settings.path_template, requested, cache)
+    if keys is not None:
+        wanted = set(keys)
+        chosen = [o for o in holdings.objects if o.key in wanted]
+        unknown = sorted(wanted - {o.key for o in chosen})
+        holdings = replace(holdings, objects=chosen + [ArchivedObject(k, storage.head(k), None) for k in unknown],
+                           orphans=[], unfinished=[])
     sources: dict[str, Source] | None = None
     conninfo: str | None = settings.conninfo()
     try:

@@ -172,3 +172,31 @@ def test_a_malformed_dsn_is_reported_without_echoing_it(capsys):  # type: ignore
 
     assert code == 2 and "--dsn is not a valid connection string" in err, err
     assert_no_secret("the error of a malformed --dsn", err)
+
+
+def test_secret_flags_are_masked_in_the_process_title(tmp_path):  # type: ignore[no-untyped-def]
+    """`ps` shows what /proc/PID/cmdline holds: the tool rewrites it before it connects anywhere."""
+    import subprocess
+    import sys
+
+    silent = socket.socket()  # accepts TCP and never answers: the run waits in its connection attempt
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    port = silent.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pgarchiver_tui", "--no-ui", "--dsn",
+         f"postgresql://archiver:{DB_PASSWORD}@127.0.0.1:{port}/app?connect_timeout=30",
+         "--s3-secret-key", S3_SECRET, f"--s3-access-key={S3_ACCESS}", "--table", "t",
+         "--start-date", "2024-01-01", "--end-date", "2024-01-02", "--local-dir", str(tmp_path / "out")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        connection, _ = silent.accept()  # the tool is connecting: its title was set before that
+        cmdline = open(f"/proc/{process.pid}/cmdline", "rb").read()
+        assert cmdline.startswith(b"pgarchiver-tui "), cmdline
+        assert_no_secret("the process title", cmdline)
+        assert b"--s3-secret-key ********" in cmdline
+        connection.close()
+    finally:
+        process.kill()
+        process.wait()
+        silent.close()

@@ -89,7 +89,8 @@ class S3Storage:
 
     def write(self, key: str, chunks: Iterable[bytes], cancel: threading.Event,
               if_absent: bool = False) -> StoredObject:
-        buffer = bytearray()
+        buffer: list[bytes] = []
+        filled = 0
         part_number = 1
         upload_id: str | None = None
         parts: list[dict] = []
@@ -102,23 +103,26 @@ class S3Storage:
                 for chunk in chunks:
                     if cancel.is_set():
                         raise Cancelled("cancelled while uploading")
-                    buffer += chunk
-                    while len(buffer) > part_size(part_number):  # the last part is never empty
+                    # cut chunks at part boundaries so each part is joined once, never sliced and moved
+                    while filled + len(chunk) > part_size(part_number):  # the last part is never empty
+                        room = part_size(part_number) - filled
+                        buffer.append(chunk[:room])
+                        chunk = chunk[room:]
+                        data, buffer, filled = b"".join(buffer), [], 0
                         if upload_id is None:
                             upload_id = self.client.create_multipart_upload(
                                 Bucket=self.bucket, Key=key, **self._encryption)["UploadId"]
-                        size = part_size(part_number)
-                        data = bytes(buffer[:size])
-                        del buffer[:size]
                         if pending is not None:
                             parts.append(pending.result())
                         md5s.append(hashlib.md5(data).digest())
                         sizes.append(len(data))
                         pending = uploader.submit(self._upload_part, key, upload_id, part_number, data)
                         part_number += 1
+                    buffer.append(chunk)
+                    filled += len(chunk)
                 if cancel.is_set():
                     raise Cancelled("cancelled while uploading")
-                data = bytes(buffer)
+                data = b"".join(buffer)
                 if upload_id is None:
                     self._conditional(if_absent, self.client.put_object, Bucket=self.bucket, Key=key, Body=data,
                                       **self._encryption)
