@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-
-from pgarchiver_tui.cli import main
-from tests.archive_support import Run, query
+from tests.archive_support import Run, command, flags, query  # noqa: F401 - re-exported for the readback tests
 
 # Every column type the round trip guarantees; day 1 holds values every format carries, day 2 the values only
 # the text formats can (pyarrow has no infinite or BC dates and no years past 9999... in its CSV reader).
@@ -52,26 +47,6 @@ INSERT INTO kinds (at, day, ts, tz, num) VALUES
 """
 COLUMNS = ["at", "small", "whole", "big", "num", "fixed", "wide", "r", "d", "flag", "body", "raw", "js", "jb",
            "ints", "texts", "day", "ts", "tz", "iv", "u", "ip", "ch", "vc"]
-
-
-def command(capsys: pytest.CaptureFixture[str], name: str, *args: str) -> Run:
-    """`pgarchiver-tui NAME --no-ui --json ARGS` in this process; what it printed, split by stream."""
-    capsys.readouterr()
-    code = main([name, "--no-ui", "--json", *args])
-    captured = capsys.readouterr()
-    return Run(code, captured.out, captured.err)
-
-
-def flags(**options: Any) -> list[str]:
-    """Flags spelled with underscores; True for a bare flag, None or False to leave one out."""
-    args: list[str] = []
-    for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
-        if value is True:
-            args.append(flag)
-        elif value is not None and value is not False:
-            args += [flag, str(value)]
-    return args
 
 
 def as_text(table: str, columns: list[str], json_newlines_as_spaces: bool = False) -> str:
