@@ -172,6 +172,13 @@ class Cache:
             return None
         return int(row[0])
 
+    def row_counts(self, prefix: str = "", max_age: float = ROW_COUNT_TTL_SECONDS) -> dict[str, int]:
+        """Every unexpired cached row count whose relation name starts with `prefix`, in one query."""
+        with self._lock:
+            rows = self._db.execute("SELECT relation, rows FROM row_counts WHERE substr(relation, 1, ?) = ? "
+                                    "AND counted_at >= ?", (len(prefix), prefix, time.time() - max_age)).fetchall()
+        return {relation: int(count) for relation, count in rows}
+
     def remember_row_count(self, relation: str, rows: int) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO row_counts VALUES (?, ?, ?)", (relation, rows, time.time()))

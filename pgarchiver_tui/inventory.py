@@ -72,15 +72,16 @@ def status_of(record: Record | None, exact_rows: int | None) -> tuple[str, str]:
 
 def build_entries(jobs: Iterable[Job], cache: Cache | None) -> list[Entry]:
     records: dict[str, Record] = {}
+    counts: dict[str, int] = {}
     entries = []
     jobs = list(jobs)
     if cache is not None and jobs:
         records = {r.key: r for r in cache.records(jobs[0].schema, jobs[0].table)}
+        counts = cache.row_counts("object:")  # one query, not one per partition
     for job in jobs:
         entry = Entry(job)
         record = records.get(job.key)
-        if cache is not None:
-            entry.exact_rows = cache.row_count(count_key(job))
+        entry.exact_rows = counts.get(count_key(job))
         refresh_status(entry, record)
         entries.append(entry)
     return entries

@@ -7,6 +7,7 @@ import re
 import socket
 import stat
 from dataclasses import replace
+from pathlib import Path
 
 import psycopg
 from faults.conftest import fault_proxy, quick_boto_retries  # noqa: F401 - fixtures
@@ -191,7 +192,7 @@ def test_secret_flags_are_masked_in_the_process_title(tmp_path):  # type: ignore
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         connection, _ = silent.accept()  # the tool is connecting: its title was set before that
-        cmdline = open(f"/proc/{process.pid}/cmdline", "rb").read()
+        cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes()
         assert cmdline.startswith(b"pgarchiver-tui "), cmdline
         assert_no_secret("the process title", cmdline)
         assert b"--s3-secret-key ********" in cmdline

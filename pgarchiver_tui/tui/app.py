@@ -25,7 +25,7 @@ from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
 from pgarchiver_tui.tui.screens.connection import ConnectionScreen
 from pgarchiver_tui.tui.screens.help import HelpScreen
 from pgarchiver_tui.tui.screens.partitions import Loader, PartitionsScreen
-from pgarchiver_tui.tui.screens.run import RunScreen
+from pgarchiver_tui.tui.screens.run import RunScreen, WatchScreen
 
 CACHE_REFRESH_SECONDS = 2.0
 
@@ -121,8 +121,8 @@ class ArchiverApp(App[int]):
                                 partial(self.run_action, binding.action, active.node))
 
     # -- leaving -----------------------------------------------------------------------------------------
-    def running_screen(self) -> RunScreen | None:
-        return next((s for s in self.screen_stack if isinstance(s, RunScreen) and s.running), None)
+    def running_screen(self) -> WatchScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, WatchScreen) and s.running), None)
 
     async def action_quit(self) -> None:
         running = self.running_screen()
@@ -140,7 +140,7 @@ class ArchiverApp(App[int]):
             "Quit during a run?", "The run is cancelled cleanly first: running queries stop and unfinished "
             "uploads are removed.", yes="Cancel and quit", no="Keep running"), answered)
 
-    def quit_when_stopped(self, running: RunScreen) -> None:
+    def quit_when_stopped(self, running: WatchScreen) -> None:
         async def wait_then_exit() -> None:
             for worker in [w for w in self.workers if w.group == "run"]:
                 await worker.wait()

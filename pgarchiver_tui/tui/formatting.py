@@ -7,7 +7,7 @@ from datetime import datetime
 from pgarchiver_tui.periods import Period
 from pgarchiver_tui.report import human_bytes
 
-__all__ = ["human_bytes", "rows_text", "ratio_text", "rate_text", "age_text", "period_text", "parse_stamp"]
+__all__ = ["literal", "human_bytes", "rows_text", "ratio_text", "rate_text", "age_text", "period_text", "parse_stamp"]
 
 
 def rows_text(rows: int | None, estimated: bool = False) -> str:
@@ -44,3 +44,9 @@ def age_text(stamp: str, now: datetime) -> str:
 
 def period_text(period: Period) -> str:
     return str(period)
+
+
+def literal(text: str) -> str:
+    """`text` shown as it is inside a widget's markup. Textual's markup reads `[` more eagerly than rich's
+    escape() guards against: a period like `[2024-01-01, 2024-01-02) … [/red]` would swallow the tag."""
+    return text.replace("[", "\\[")

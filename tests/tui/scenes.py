@@ -95,6 +95,12 @@ async def cache(pilot: Pilot) -> None:
     await pilot.pause()
 
 
+async def restore_dialog(pilot: Pilot) -> None:
+    await cache(pilot)
+    await pilot.press("space", "space", "R")
+    await pilot.pause()
+
+
 async def help_screen(pilot: Pilot) -> None:
     await partitions_ready(pilot)
     await pilot.press("question_mark")
@@ -109,6 +115,7 @@ SCENES: dict[str, tuple[str, Scene]] = {
     "run": ("partitions", run_live),
     "summary": ("partitions", run_summary),
     "cache": ("partitions", cache),
+    "restore": ("partitions", restore_dialog),
     "help": ("partitions", help_screen),
 }
 

@@ -100,6 +100,11 @@ def fixed_prepared(settings: Settings) -> Prepared:
             cache.record_failure(record, "storage: connection reset by peer while uploading part 3")
     # record_failure stamps the real time; a snapshot needs a fixed one
     cache._db.execute("UPDATE objects SET error_at = '2024-02-29T11:00:05Z' WHERE status = 'failed'")
+    # verify outcomes as the TUI's verify records them, at fixed moments
+    cache._db.execute("UPDATE objects SET verified_at = '2024-02-29T12:00:00Z', verify_outcome = 'ok' "
+                      "WHERE key LIKE '%2024-01-01%'")
+    cache._db.execute("UPDATE objects SET verified_at = '2024-03-01T11:30:00Z', verify_outcome = "
+                      "'problem: SHA-256 differs from the metadata''s' WHERE key LIKE '%2024-01-02%'")
     # an exact count that disagrees with what was archived: shows as "changed"
     cache.remember_row_count("object:public/events/2024/01/events-2024-01-03.jsonl.zst", 43_800)
     discovery = Discovery("public", "events", "native", sources, [])

@@ -35,8 +35,8 @@ async def test_shows_what_a_headless_run_writes_while_open(tui_settings: Setting
         code = await headless_run(tui_settings)
         assert code == 0
         await wait_until(pilot, lambda: table.row_count == 5)
-        assert str(table.get_cell_at((0, 0))) == "events_20240101"
-        assert str(table.get_cell_at((0, 1))) == "300"
+        assert str(table.get_cell_at((0, 1))) == "events_20240101"
+        assert str(table.get_cell_at((0, 2))) == "300"
         assert "5 of 5 records (0 failed)" in str(screen.query_one("#cache-totals", Static).render())
 
 
@@ -55,11 +55,11 @@ async def test_filter_sort_and_detail(tui_settings: Settings) -> None:
         await pilot.press("f")  # failed only
         assert table.row_count == 0
         await pilot.press("f", "slash", *"0104", "enter")
-        assert table.row_count == 1 and str(table.get_cell_at((0, 0))) == "events_20240104"
+        assert table.row_count == 1 and str(table.get_cell_at((0, 1))) == "events_20240104"
         await pilot.press("escape")
         assert table.row_count == 5
         await pilot.press("O")
-        assert str(table.get_cell_at((0, 0))) == "events_20240105"
+        assert str(table.get_cell_at((0, 1))) == "events_20240105"
         assert table.cursor_row == 1  # the cursor stays on the record it was on (…0104)
         await pilot.press("enter")
         assert isinstance(app.screen, RecordDetailScreen)

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from rich.markup import escape
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import Worker, WorkerState
 
 from pgarchiver_tui.cache import Cache, Record, open_cache
 from pgarchiver_tui.errors import ArchiverError
+from pgarchiver_tui.restore import prepare_restore as prepare_restore_run
 from pgarchiver_tui.settings import Settings
 from pgarchiver_tui.storage.destination import open_destination
+from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import age_text, human_bytes, parse_stamp, ratio_text, rows_text
+from pgarchiver_tui.tui.screens.restore import RestoreScreen
+from pgarchiver_tui.tui.screens.restore_dialog import RestoreChoice, RestoreDialog
+from pgarchiver_tui.tui.widgets.verify_panel import VerifyGroup, VerifyPanel, notify_verified, verify_settings
 
 STATUS_FILTERS = ("all", "archived", "failed")
 STATUS_STYLES = {"archived": "green", "failed": "bold red"}
@@ -30,6 +37,14 @@ def _ratio(r: Record) -> float:
 def _partitions(r: Record) -> str:
     """The source tables, without their schema: the key is in the detail view."""
     return ", ".join(name.split(".", 1)[-1] for name in r.sources.split(",") if name) or r.key.rsplit("/", 1)[-1]
+
+
+def _verified(r: Record, now: datetime) -> Text:
+    """The last verify's outcome and how long ago it ran."""
+    if not r.verify_outcome:
+        return Text("—")
+    ok = r.verify_outcome == "ok"
+    return Text(f"{'ok' if ok else 'problem'} {age_text(r.verified_at, now)}", style="green" if ok else "bold red")
 
 
 def _newest_first(r: Record) -> float:
@@ -49,18 +64,23 @@ COLUMNS: tuple[Column, ...] = (
      lambda r, now: Text(r.status, style=STATUS_STYLES.get(r.status, ""))),
     ("age", "age", 4, _newest_first,
      lambda r, now: age_text(r.finished_at or r.error_at, now)),
+    ("verified", "verified", 11, lambda r: r.verify_outcome, _verified),
     ("took", "took", 6, lambda r: r.seconds, lambda r, now: f"{r.seconds:.1f}s"),
     ("etag", "MD5/ETag", 12, lambda r: r.etag, lambda r, now: r.etag[:12]),
     ("sha256", "SHA-256", 12, lambda r: r.sha256, lambda r, now: r.sha256[:12]),
     ("error", "last error", None, lambda r: r.error, lambda r, now: Text(r.error)),
 )
 SORTABLE = [c[0] for c in COLUMNS]
+MARK = "mark"
 
 
 class CacheScreen(Screen[None]):
     TITLE = "Cache"
     BINDINGS = [
         Binding("enter", "detail", "Detail"),
+        Binding("space", "toggle_mark", "Select", key_display="␣"),
+        Binding("v", "verify", "Verify"),
+        Binding("R", "restore", "Restore"),
         Binding("slash", "filter", "Filter"),
         Binding("f", "status_filter", "Status"),
         Binding("o", "sort", "Sort"),
@@ -80,11 +100,14 @@ class CacheScreen(Screen[None]):
         self.filter_text = ""
         self.sort_column = "partition"
         self.sort_reverse = False
+        self.selected: set[str] = set()
+        self.url = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="cache-title")
         yield DataTable(id="records", cursor_type="row")
+        yield VerifyPanel(self.settings)
         yield Input(placeholder="filter: part of a key, source, status or error; Escape clears", id="filter",
                     compact=True)
         yield Static("", id="cache-totals")
@@ -92,6 +115,7 @@ class CacheScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
+        table.add_column("✓", key=MARK, width=1)
         for key, header, width, *_ in COLUMNS:
             table.add_column(header, key=key, width=width)
         box = self.query_one("#filter", Input)
@@ -106,6 +130,7 @@ class CacheScreen(Screen[None]):
             self.query_one("#cache-title", Static).update("[yellow]No destination set: fill it in on the "
                                                           "connection screen[/yellow]")
             return
+        self.url = url
         self.query_one("#cache-title", Static).update(f"Cache of [b]{escape(url)}[/b]")
         self.reload()
         self.set_interval(self.app.cache_refresh_seconds, self.reload)  # type: ignore[attr-defined]
@@ -136,22 +161,28 @@ class CacheScreen(Screen[None]):
         self.shown = sorted(shown, key=sort_key, reverse=self.sort_reverse)  # type: ignore[arg-type, return-value]
         now = self.app.wall()  # type: ignore[attr-defined]
         table.clear()
-        table.add_rows(tuple(cell(r, now) for *_, cell in COLUMNS) for r in self.shown)
+        for record in self.shown:
+            table.add_row(self.mark(record.key), *(cell(record, now) for *_, cell in COLUMNS), key=record.key)
         if current is not None:
             keys = [r.key for r in self.shown]
             if current.key in keys:
                 table.move_cursor(row=keys.index(current.key))
+        self.selected &= {r.key for r in self.records}
         failed = sum(1 for r in self.records if r.status == "failed")
         stored = sum(r.bytes_out for r in self.shown)
         order = f"{self.sort_column} {'↓' if self.sort_reverse else '↑'}"
         self.query_one("#cache-totals", Static).update(
             f"{len(self.shown)} of {len(self.records)} records ({failed} failed) · {human_bytes(stored)} stored · "
             f"status: {self.status_filter} · sorted by {order}"
-            + (f" · filter {self.filter_text!r}" if self.filter_text else ""))
+            + (f" · filter {self.filter_text!r}" if self.filter_text else "")
+            + (f" · [b]{len(self.selected)}[/b] selected" if self.selected else ""))
 
     def current_record(self) -> Record | None:
         row = self.query_one(DataTable).cursor_row
         return self.shown[row] if 0 <= row < len(self.shown) else None
+
+    def mark(self, key: str) -> str:
+        return "✓" if key in self.selected else " "
 
     @on(DataTable.RowSelected)
     def row_selected(self) -> None:
@@ -160,6 +191,8 @@ class CacheScreen(Screen[None]):
     @on(DataTable.HeaderSelected)
     def header_selected(self, event: DataTable.HeaderSelected) -> None:
         column = str(event.column_key.value)
+        if column not in SORTABLE:
+            return
         self.sort_reverse = not self.sort_reverse if column == self.sort_column else False
         self.sort_column = column
         self.rebuild()
@@ -203,6 +236,10 @@ class CacheScreen(Screen[None]):
         self.reload()
 
     def action_back(self) -> None:
+        panel = self.query_one(VerifyPanel)
+        if panel.running:
+            panel.cancel()
+            return
         box = self.query_one("#filter", Input)
         if box.display:
             box.value = ""
@@ -210,3 +247,79 @@ class CacheScreen(Screen[None]):
             self.query_one(DataTable).focus()
             return
         self.app.pop_screen()
+
+    # -- acting on records -------------------------------------------------------------------------------
+    def action_toggle_mark(self) -> None:
+        record = self.current_record()
+        if record is None:
+            return
+        self.selected ^= {record.key}
+        self.query_one(DataTable).update_cell(record.key, MARK, self.mark(record.key))
+        self.query_one(DataTable).action_cursor_down()
+
+    def chosen(self) -> list[Record]:
+        """The marked records, or else the highlighted one; only what is archived can be read back."""
+        current = self.current_record()
+        picked = [r for r in self.records if r.key in self.selected] or ([current] if current else [])
+        return [r for r in picked if r.status == "archived"]
+
+    def action_verify(self) -> None:
+        panel = self.query_one(VerifyPanel)
+        if self.cache is None or panel.running:
+            return
+        records = self.chosen()
+        if not records:
+            self.notify("nothing archived chosen: mark records with space", severity="warning")
+            return
+        tables: dict[str, list[str]] = {}
+        for record in records:
+            tables.setdefault(f"{record.schema}.{record.table_name}", []).append(record.key)
+        panel.start([VerifyGroup(table, tuple(keys)) for table, keys in tables.items()])
+
+    @on(VerifyPanel.Checked)
+    def verified(self) -> None:
+        self.action_reload()  # verify recorded the outcome in the cache
+
+    @on(VerifyPanel.Done)
+    def verify_done(self, event: VerifyPanel.Done) -> None:
+        self.action_reload()
+        notify_verified(self, event)
+
+    def action_restore(self) -> None:
+        records = self.chosen()
+        if not records:
+            self.notify("nothing archived chosen: mark records with space", severity="warning")
+            return
+        tables = {f"{r.schema}.{r.table_name}" for r in records}
+        if len(tables) > 1:
+            self.notify(f"the chosen records belong to {len(tables)} tables; restore one table at a time",
+                        severity="warning")
+            return
+        [table] = tables
+        rows = sum(r.rows for r in records)
+        body = (f"{len(records)} object(s) of {escape(table)}, {rows:,} rows ({human_bytes(sum(r.bytes_out for r in records))}"
+                f" stored)\nfrom {escape(self.url)}\n"
+                f"into {escape(self.settings.database_label())}, one transaction per object;\n"
+                "objects already restored there are skipped, nothing is ever dropped.")
+        keys = tuple(r.key for r in records)
+
+        def chosen(choice: RestoreChoice | None) -> None:
+            if choice is not None:
+                self.notify(f"finding {len(keys)} object(s) in the archive …", timeout=3)
+                self.prepare_restore(table, keys, choice)
+
+        self.app.push_screen(RestoreDialog(body, table), chosen)
+
+    @work(thread=True, group="prepare-restore", exit_on_error=False)
+    def prepare_restore(self, table: str, keys: tuple[str, ...], choice: RestoreChoice) -> RestoreScreen:
+        settings = replace(verify_settings(self.settings, table), dry_run=choice.dry_run)
+        buffer = EventBuffer()
+        return RestoreScreen(prepare_restore_run(settings, choice.target, buffer.put, keys=keys), buffer)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "prepare-restore":
+            return
+        if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, RestoreScreen):
+            self.app.push_screen(event.worker.result)
+        elif event.state is WorkerState.ERROR:
+            self.notify(str(event.worker.error), title="Cannot restore", severity="error", timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -28,10 +29,12 @@ from pgarchiver_tui.inventory import (
 )
 from pgarchiver_tui.model import Job
 from pgarchiver_tui.settings import Settings
-from pgarchiver_tui.tui.formatting import human_bytes, period_text, rows_text
+from pgarchiver_tui.tui.formatting import human_bytes, literal, period_text, rows_text
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
 from pgarchiver_tui.tui.widgets.fixed_table import FixedTable
 from pgarchiver_tui.tui.widgets.selection_totals import SelectionTotals
+from pgarchiver_tui.tui.widgets.verify_panel import VerifyGroup, VerifyPanel, check_status, notify_verified
+from pgarchiver_tui.verify import ObjectCheck
 
 Loader = Callable[[Settings], Prepared]
 FILTER_DELAY = 0.3  # seconds of quiet typing before the table is filtered
@@ -61,6 +64,7 @@ class PartitionsScreen(Screen[None]):
     BINDINGS = [
         Binding("r", "archive", "Archive"),
         Binding("d", "dry_run", "Dry run"),
+        Binding("v", "verify", "Verify"),
         Binding("space", "toggle_mark", "Select", key_display="␣"),
         Binding("a", "select_all", "All"),
         Binding("n", "select_none", "Select none", show=False),
@@ -88,11 +92,13 @@ class PartitionsScreen(Screen[None]):
         self.sort_reverse = False
         self.range_start: int | None = None
         self.filter_timer: Timer | None = None
+        self.outcomes: dict[str, ObjectCheck] = {}  # verified from this screen
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="notice")
         yield FixedTable(id="partitions", cursor_type="row")
+        yield VerifyPanel(self.settings)
         yield Static("", id="detail")
         yield Input(placeholder="filter: part of a name, key, period or status; Enter keeps, Escape clears",
                     id="filter", compact=True)
@@ -148,6 +154,11 @@ class PartitionsScreen(Screen[None]):
         self.set_notice(text, "")
         self.rebuild()
         self.query_one(DataTable).focus()
+        # Tens of thousands of long-lived objects (entries, jobs, periods, rows) made every full collection
+        # walk them all: 150 ms pauses on random keys. Frozen, the collector leaves them be; objects still
+        # die when unreferenced, and the next load puts the old ones back in its reach.
+        gc.unfreeze()
+        gc.freeze()
 
     def set_notice(self, text: str, kind: str) -> None:
         notice = self.query_one("#notice", Static)
@@ -178,7 +189,8 @@ class PartitionsScreen(Screen[None]):
             period_text(entry.job.period),
             rows_text(entry.rows, estimated=entry.exact_rows is None),
             human_bytes(entry.size_bytes),
-            Text(entry.status, style=STATUS_STYLES.get(entry.status, "")),
+            Text(*check_status(self.outcomes[entry.job.key])) if entry.job.key in self.outcomes
+            else Text(entry.status, style=STATUS_STYLES.get(entry.status, "")),
             Text(entry.job.key),
         )
 
@@ -191,7 +203,7 @@ class PartitionsScreen(Screen[None]):
                       f"{e.name} {e.job.key} {period_text(e.job.period)} {e.status}".lower()]
         self.sort_shown()
         table.clear()
-        table.add_keyed_rows((entry.job.key, self.cells(entry)) for entry in self.shown)
+        table.add_lazy_rows((entry.job.key for entry in self.shown), lambda key: self.cells(self.by_key[key]))
         self.keep_cursor_on(current)
 
     def resort(self) -> None:
@@ -235,7 +247,8 @@ class PartitionsScreen(Screen[None]):
 
     def update_totals(self) -> None:
         chosen = [self.by_key[k] for k in self.selected]
-        self.query_one(SelectionTotals).show(chosen, len(self.entries), len(self.shown), self.filter_text)
+        order = f"{self.sort_column} {'↓' if self.sort_reverse else '↑'}"
+        self.query_one(SelectionTotals).show(chosen, len(self.entries), len(self.shown), self.filter_text, order)
 
     def show_detail(self) -> None:
         entry = self.current_entry()
@@ -243,7 +256,12 @@ class PartitionsScreen(Screen[None]):
         if entry is not None:
             sources = ", ".join(p.source.qualified for p in entry.job.slices)
             text = f"[b]{escape(entry.job.key)}[/b] ← {escape(sources)}"
-            if entry.note:
+            check = self.outcomes.get(entry.job.key)
+            if check is not None and check.problems:
+                text += f"\n[red]{literal('; '.join(check.problems))}[/]"
+            elif check is not None:
+                text += f"\n[green]verified: {check.rows or 0:,} rows, checksums match[/]"
+            elif entry.note:
                 text += f"\n[{'red' if entry.status == FAILED else 'yellow'}]{escape(entry.note)}[/]"
         self.query_one("#detail", Static).update(text)
 
@@ -327,7 +345,6 @@ class PartitionsScreen(Screen[None]):
     def action_sort(self) -> None:
         self.sort_column = SORTABLE[(SORTABLE.index(self.sort_column) + 1) % len(SORTABLE)]
         self.sort_reverse = False
-        self.notify(f"sorted by {self.sort_column}", timeout=2)
         self.resort()
 
     def action_sort_reverse(self) -> None:
@@ -342,6 +359,10 @@ class PartitionsScreen(Screen[None]):
                 self.filter_text, box.value = "", ""
                 self.filter_now()
             self.query_one(DataTable).focus()
+            return
+        panel = self.query_one(VerifyPanel)
+        if panel.running:
+            panel.cancel()
             return
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
@@ -414,3 +435,33 @@ class PartitionsScreen(Screen[None]):
                 self.app.open_run(prepared, jobs, False)  # type: ignore[attr-defined]
 
         self.app.push_screen(ConfirmScreen("Start archiving?", body, yes="Archive", no="Back"), confirmed)
+
+    # -- verifying ---------------------------------------------------------------------------------------
+    def action_verify(self) -> None:
+        """Read the chosen archived objects back and prove them; outcomes land in the status column."""
+        panel = self.query_one(VerifyPanel)
+        if self.prepared is None or panel.running:
+            return
+        current = self.current_entry()
+        targets = self.chosen() or ([current] if current is not None else [])
+        archived = [e for e in targets if e.status in (ARCHIVED, CHANGED)]
+        if not archived:
+            self.notify("only archived objects can be verified: select some (space)", severity="warning")
+            return
+        discovery = self.prepared.discovery
+        for entry in archived:
+            self.outcomes.pop(entry.job.key, None)
+        self.redraw(archived)
+        panel.start([VerifyGroup(f"{discovery.schema}.{discovery.table}", tuple(e.job.key for e in archived))])
+
+    @on(VerifyPanel.Checked)
+    def verified(self, event: VerifyPanel.Checked) -> None:
+        entry = self.by_key.get(event.check.key)
+        if entry is not None:
+            self.outcomes[entry.job.key] = event.check
+            self.redraw([entry])
+            self.show_detail()
+
+    @on(VerifyPanel.Done)
+    def verify_done(self, event: VerifyPanel.Done) -> None:
+        notify_verified(self, event)

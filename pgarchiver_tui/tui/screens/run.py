@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Protocol
 
 from rich.markup import escape
 from textual import work
@@ -37,28 +39,33 @@ from pgarchiver_tui.tui.widgets.worker_bar import WorkerBar
 REDRAW_SECONDS = 0.25  # progress is drawn four times a second, however fast events come
 
 
-class RunScreen(Screen[None]):
-    TITLE = "Run"
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+class WatchScreen(Screen[None]):
+    """What every run shows alike (archive or restore): a bar per worker, the overall bar, results, the log,
+    the summary, cancelling. A subclass starts its run and draws its own results and end."""
+
     BINDINGS = [
         Binding("x", "cancel", "Cancel run"),
         Binding("r", "retry", "Retry failed"),
         Binding("escape", "back", "Back"),
     ]
+    doing = "Running"  # the title while it runs
 
-    def __init__(self, prepared: Prepared, jobs: list[Job], dry_run: bool, autostart: bool = True) -> None:
+    def __init__(self, objects: int, workers: int, destination: str, dry_run: bool,
+                 buffer: EventBuffer | None = None) -> None:
         super().__init__()
-        self.prepared = prepared
-        self.jobs = jobs
+        self.destination = destination
         self.dry_run = dry_run
-        self.autostart = autostart
-        self.buffer = EventBuffer()
-        self.archive_run: ArchiveRun | None = None
-        self.finished: RunFinished | None = None
+        self.buffer = buffer or EventBuffer()
+        self.active: Cancellable | None = None
         self.running = False
-        self.total_jobs = len(jobs)
+        self.total_jobs = objects
         self.done = self.done_rows = self.done_bytes = 0
         self.live: dict[int, JobProgress] = {}
-        self.worker_count = max(1, min(prepared.options.workers, len(jobs)))
+        self.worker_count = max(1, min(workers, objects))
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -74,36 +81,25 @@ class RunScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.set_interval(REDRAW_SECONDS, self.flush)
-        if self.autostart:
-            self.start(self.jobs)
 
     # -- running -----------------------------------------------------------------------------------------
-    def start(self, jobs: list[Job]) -> None:
-        self.begin(jobs)
-        options = replace(self.prepared.options, dry_run=self.dry_run)
-        cache = None if self.dry_run else self.prepared.cache
-        self.archive_run = ArchiveRun(jobs, options, self.prepared.storage, cache, self.buffer.put,
-                                      notes=self.prepared.notes)
-        self.execute(self.archive_run)
-
-    def begin(self, jobs: list[Job]) -> None:
-        """Ready the widgets for a run of `jobs`."""
-        self.jobs, self.total_jobs = jobs, len(jobs)
+    def begin(self, objects: int) -> None:
+        """Ready the widgets for a run of `objects`."""
+        self.total_jobs = objects
         self.done = self.done_rows = self.done_bytes = 0
         self.live.clear()
-        self.finished = None
         self.running = True
         self.query_one(RunSummary).hide()
         self.query_one("#workers").display = True
-        self.query_one(OverallBar).begin(len(jobs))
-        what = "Dry run of" if self.dry_run else "Archiving"
+        self.query_one(OverallBar).begin(objects)
+        what = "Dry run of" if self.dry_run else self.doing
         self.query_one("#run-title", Static).update(
-            f"[b]{what} {len(jobs)} object(s)[/b] → {escape(self.prepared.storage.url)}")
+            f"[b]{what} {objects} object(s)[/b] → {escape(self.destination)}")
         self.refresh_bindings()
 
     @work(thread=True, group="run", exit_on_error=False)
-    def execute(self, run: ArchiveRun) -> RunFinished:
-        return run.run()
+    def execute(self, run: Callable[[], object]) -> object:
+        return run()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "run":
@@ -157,19 +153,115 @@ class RunScreen(Screen[None]):
                 bars[event.worker].started(event)
             sources = ", ".join(p.source.qualified for p in event.job.slices)
             self.log_line(f"w{event.worker} {escape(event.job.label)} ← {escape(sources)}")
-        elif isinstance(event, JobResult):
+        else:
+            self.handle_own(bars, event)
+
+    def handle_own(self, bars: dict[int, WorkerBar], event: object) -> None:
+        """A subclass's events: its results and its end."""
+
+    def object_done(self, bars: dict[int, WorkerBar], key: str, rows: int, size: int) -> None:
+        """Count one finished object and free the bar of the worker that had it."""
+        self.done += 1
+        self.done_rows += rows
+        self.done_bytes += size
+        for worker, progress in list(self.live.items()):
+            if progress.job.key == key:
+                self.live.pop(worker)
+        for bar in bars.values():
+            if bar.job_key == key:
+                bar.idle()
+
+    def ended(self, head: str, seconds: float, rows: int, size: int) -> None:
+        """The run is over: bars away, the overall figures final, the title says how it ended."""
+        self.running = False
+        self.live.clear()
+        self.query_one("#workers").display = False
+        self.query_one(OverallBar).show(self.done, self.total_jobs, rows, size, seconds)
+        self.query_one("#run-title", Static).update(
+            f"[b]{head}[/b]: {self.done} object(s) → {escape(self.destination)}")
+        self.log_line(f"[b]{head.lower()}[/b] in {seconds:.1f}s")
+        self.refresh_bindings()
+
+    def log_line(self, text: str) -> None:
+        self.query_one(RichLog).write(text)
+
+    # -- keys --------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self.running
+        if action == "retry":
+            return self.can_retry()
+        return True
+
+    def can_retry(self) -> bool:
+        return False
+
+    def action_retry(self) -> None:
+        """Run the failed objects again, where the kind of run can."""
+
+    def action_cancel(self) -> None:
+        if not self.running:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.cancel_run()
+
+        self.app.push_screen(ConfirmScreen("Cancel the run?", self.cancel_text, yes="Cancel run",
+                                           no="Keep running"), answered)
+
+    cancel_text = "Running queries are cancelled and unfinished uploads removed;\nobjects already archived stay archived."
+
+    def cancel_run(self) -> None:
+        if self.active is not None and self.running:
+            self.active.cancel()
+            self.query_one("#run-title", Static).update("[b]Cancelling …[/b] waiting for the workers to stop")
+
+    def action_back(self) -> None:
+        if self.running:
+            self.action_cancel()
+            return
+        self.app.pop_screen()
+
+
+class RunScreen(WatchScreen):
+    TITLE = "Run"
+    doing = "Archiving"
+
+    def __init__(self, prepared: Prepared, jobs: list[Job], dry_run: bool, autostart: bool = True) -> None:
+        super().__init__(len(jobs), prepared.options.workers, prepared.storage.url, dry_run)
+        self.prepared = prepared
+        self.jobs = jobs
+        self.autostart = autostart
+        self.finished: RunFinished | None = None
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.autostart:
+            self.start(self.jobs)
+
+    def start(self, jobs: list[Job]) -> None:
+        self.begin(jobs)
+        options = replace(self.prepared.options, dry_run=self.dry_run)
+        cache = None if self.dry_run else self.prepared.cache
+        archive_run = ArchiveRun(jobs, options, self.prepared.storage, cache, self.buffer.put,
+                                 notes=self.prepared.notes)
+        self.active = archive_run
+        self.execute(archive_run.run)
+
+    def begin(self, jobs: list[Job]) -> None:  # type: ignore[override]
+        self.jobs = jobs
+        self.finished = None
+        super().begin(len(jobs))
+
+    def handle_own(self, bars: dict[int, WorkerBar], event: object) -> None:
+        if isinstance(event, JobResult):
             self.result(bars, event)
         elif isinstance(event, RunFinished):
             self.run_finished(event)
 
     def result(self, bars: dict[int, WorkerBar], result: JobResult) -> None:
-        self.done += 1
-        self.done_rows += result.rows
-        self.done_bytes += result.bytes_in
-        if result.worker is not None:
-            self.live.pop(result.worker, None)
-            if result.worker in bars:
-                bars[result.worker].idle()
+        self.object_done(bars, result.job.key, result.rows, result.bytes_in)
         self.query_one(ResultsTable).add_result(result)
         if result.outcome in (Outcome.ARCHIVED, Outcome.DRY_RUN):
             self.log_line(f"{result.outcome.value} {escape(result.job.key)}: {result.rows:,} rows, "
@@ -183,46 +275,14 @@ class RunScreen(Screen[None]):
 
     def run_finished(self, finished: RunFinished) -> None:
         self.finished = finished
-        self.running = False
-        self.live.clear()
         self.app.last_finished = finished  # type: ignore[attr-defined]
-        self.query_one("#workers").display = False
         self.query_one(RunSummary).show(finished)
         head = "Interrupted" if finished.cancelled else "Dry run finished" if self.dry_run else "Finished"
-        self.query_one(OverallBar).show(self.done, self.total_jobs, finished.rows, finished.bytes_in,
-                                        finished.seconds)
-        self.query_one("#run-title", Static).update(
-            f"[b]{head}[/b]: {len(finished.results)} object(s) → {escape(self.prepared.storage.url)}")
-        self.log_line(f"[b]{head.lower()}[/b] in {finished.seconds:.1f}s")
-        self.refresh_bindings()
+        self.done = len(finished.results)
+        self.ended(head, finished.seconds, finished.rows, finished.bytes_in)
 
-    def log_line(self, text: str) -> None:
-        self.query_one(RichLog).write(text)
-
-    # -- keys --------------------------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cancel":
-            return self.running
-        if action == "retry":
-            return bool(self.finished and self.finished.failures and not self.running)
-        return True
-
-    def action_cancel(self) -> None:
-        if not self.running:
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.cancel_run()
-
-        self.app.push_screen(ConfirmScreen(
-            "Cancel the run?", "Running queries are cancelled and unfinished uploads removed;\n"
-            "objects already archived stay archived.", yes="Cancel run", no="Keep running"), answered)
-
-    def cancel_run(self) -> None:
-        if self.archive_run is not None and self.running:
-            self.archive_run.cancel()
-            self.query_one("#run-title", Static).update("[b]Cancelling …[/b] waiting for the workers to stop")
+    def can_retry(self) -> bool:
+        return bool(self.finished and self.finished.failures and not self.running)
 
     def action_retry(self) -> None:
         if self.finished and self.finished.failures and not self.running:
@@ -230,9 +290,3 @@ class RunScreen(Screen[None]):
             self.log_line(f"[b]retrying {len(failed)} failed object(s)[/b]")
             self.query_one(ResultsTable).clear()
             self.start(failed)
-
-    def action_back(self) -> None:
-        if self.running:
-            self.action_cancel()
-            return
-        self.app.pop_screen()

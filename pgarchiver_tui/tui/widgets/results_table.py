@@ -29,6 +29,10 @@ class ResultsTable(DataTable):
         reason = result.reason if result.outcome is not Outcome.ARCHIVED else f"{result.seconds:.1f}s"
         if result.category and result.outcome is Outcome.FAILED:
             reason = f"[{result.category}] {reason}"
-        self.add_row(Text(result.outcome.value, style=STYLES[result.outcome]), Text(result.job.label),
-                     f"{result.rows:,}", human_bytes(result.bytes_out), Text(reason))
+        self.add_outcome(Text(result.outcome.value, style=STYLES[result.outcome]), result.job.label, result.rows,
+                         human_bytes(result.bytes_out), reason)
+
+    def add_outcome(self, outcome: Text, label: str, rows: int, stored: str, reason: str) -> None:
+        """One finished object of any kind of run (archive, restore)."""
+        self.add_row(outcome, Text(label), f"{rows:,}", stored, Text(reason))
         self.move_cursor(row=self.row_count - 1, scroll=True)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
 from textual.widgets import Static
 
 from pgarchiver_tui.events import RunFinished
 from pgarchiver_tui.report import summary_fields
-from pgarchiver_tui.tui.formatting import human_bytes, rate_text
+from pgarchiver_tui.tui.formatting import human_bytes, literal, rate_text
 
 
 class RunSummary(Static):
@@ -29,13 +28,17 @@ class RunSummary(Static):
                  f"{human_bytes(figures['bytes_out'])} in {finished.seconds:.1f}s "
                  f"({rate_text(figures['bytes_in'], max(finished.seconds, 1e-9))})"]
         for failure in finished.failures[:4]:
-            lines.append(f"[red]✗ {escape(failure.job.label)} {escape(f'[{failure.category}]')}: "
-                         f"{escape(failure.reason)}[/red]")
+            lines.append(f"[red]✗ {literal(failure.job.label)} {literal(f'[{failure.category}]')}: "
+                         f"{literal(failure.reason)}[/red]")
         if len(finished.failures) > 4:
             lines.append(f"[red]… and {len(finished.failures) - 4} more failures (see results)[/red]")
         if finished.failures:
             lines.append("press [b]r[/b] to retry the failures")
-        self.set_class(bool(finished.failures), "-failed")
+        self.show_lines(lines, bool(finished.failures))
+
+    def show_lines(self, lines: list[str], failed: bool) -> None:
+        """Any kind of run's end, in markup lines; framed in red when something failed."""
+        self.set_class(failed, "-failed")
         self.add_class("-shown")
         self.update("\n".join(lines))
 

@@ -15,7 +15,7 @@ class SelectionTotals(Static):
     SelectionTotals { height: 1; background: $boost; padding: 0 1; }
     """
 
-    def show(self, selected: Iterable[Entry], total: int, shown: int, filter_text: str = "") -> None:
+    def show(self, selected: Iterable[Entry], total: int, shown: int, filter_text: str = "", order: str = "") -> None:
         chosen = list(selected)
         rows = sum(e.rows for e in chosen)
         estimated = any(e.exact_rows is None for e in chosen)
@@ -24,4 +24,6 @@ class SelectionTotals(Static):
                 f"{human_bytes(size)} on disk")
         if filter_text:
             text += f" · filter {filter_text!r}: {shown} shown"
+        if order:
+            text += f" · sorted by {order}"
         self.update(text)

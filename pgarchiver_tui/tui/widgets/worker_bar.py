@@ -28,7 +28,7 @@ class WorkerBar(Horizontal):
         super().__init__(id=f"worker-{worker}")
         self.worker = worker
         self.clock = clock
-        self.job_label = ""
+        self.job_label = self.job_key = ""
         self.stage = "idle"
 
     def compose(self) -> ComposeResult:
@@ -38,7 +38,7 @@ class WorkerBar(Horizontal):
         yield Label("", classes="worker-stats")
 
     def started(self, event: JobStarted) -> None:
-        self.job_label, self.stage = event.job.label, "connecting"
+        self.job_label, self.job_key, self.stage = event.job.label, event.job.key, "connecting"
         self.query_one(".worker-name", Label).update(f"w{self.worker} {self.job_label}")
         self.query_one(ProgressBar).update(total=max(event.job.estimated_rows, 1), progress=0)
         self.query_one(".worker-stats", Label).update("connecting")
@@ -55,7 +55,7 @@ class WorkerBar(Horizontal):
             f"{rate_text(event.bytes_in, event.seconds)}")
 
     def idle(self) -> None:
-        self.job_label, self.stage = "", "idle"
+        self.job_label, self.job_key, self.stage = "", "", "idle"
         self.query_one(".worker-name", Label).update(f"w{self.worker} idle")
         self.query_one(ProgressBar).update(total=IDLE_TOTAL, progress=0)
         self.query_one(".worker-stats", Label).update("")
