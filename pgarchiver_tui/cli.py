@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.errors import ArchiverError
+from pgarchiver_tui.events import Event
 from pgarchiver_tui.metrics import RunMetrics, serve, write_textfile
 from pgarchiver_tui.report import (
     EXIT_FAILED,
@@ -240,7 +241,11 @@ def run_headless(settings: Settings, reporter: HeadlessReporter | None = None) -
         return fail(str(exc), usage_or_failure(exc), as_json=settings.json)
     metrics = RunMetrics(".".join(settings.qualified_table()))
     server = serve(metrics, settings.metrics_port) if settings.metrics_port else None
-    run = prepared.run(lambda event: (reporter(event), metrics(event)))
+    def emit(event: Event) -> None:
+        reporter(event)
+        metrics(event)
+
+    run = prepared.run(emit)
     try:
         with _stop_on_signals(run.cancel):
             finished = run.run()

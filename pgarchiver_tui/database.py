@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import IsolationLevel, errors
@@ -43,6 +44,14 @@ def connect(conninfo: str, *, snapshot: bool = True, statement_timeout_ms: int =
         conn.close()
         raise translate(exc, cancelled=False) from None
     return conn
+
+
+def scalar(executor: psycopg.Connection | psycopg.Cursor, query: Any, params: Any = None) -> Any:
+    """The first column of the first row of `query`."""
+    row = executor.execute(query, params).fetchone()
+    if row is None:
+        raise DatabaseError(f"no row from {query!r}")
+    return row[0]
 
 
 def first_line(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from pgarchiver_tui.database import scalar
 from pgarchiver_tui.errors import ConfigError, PrivilegeError
 from pgarchiver_tui.model import Column, Source, SourceKind
 from pgarchiver_tui.periods import Duration, Period
@@ -216,12 +217,15 @@ def _legacy(conn: psycopg.Connection, schema: str, table: str, has_parent: bool)
 
 
 def _plain_source(conn: psycopg.Connection, schema: str, table: str, kind: SourceKind) -> Source:
-    reltuples, size = conn.execute(
+    row = conn.execute(
         """SELECT greatest(c.reltuples, 0)::bigint, pg_total_relation_size(c.oid)
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = %s AND c.relname = %s""",
         (schema, table),
     ).fetchone()
+    if row is None:
+        raise ConfigError(f"table {schema}.{table} disappeared while it was being discovered; run again")
+    reltuples, size = row
     return Source(schema, table, kind, None, int(reltuples), int(size))
 
 
@@ -230,4 +234,4 @@ def holds_rows(conn: psycopg.Connection, source: Source) -> bool:
     from psycopg import sql
 
     query = sql.SQL("SELECT EXISTS (SELECT 1 FROM ONLY {})").format(sql.Identifier(source.schema, source.name))
-    return bool(conn.execute(query).fetchone()[0])
+    return bool(scalar(conn, query))

@@ -6,7 +6,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
@@ -15,7 +15,7 @@ from psycopg import sql
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.cache import Cache, Record, now_iso
-from pgarchiver_tui.database import first_line, translate
+from pgarchiver_tui.database import first_line, scalar, translate
 from pgarchiver_tui.discovery import columns_of
 from pgarchiver_tui.errors import ArchiverError, Cancelled, IntegrityError, WriteConflict
 from pgarchiver_tui.events import (
@@ -273,7 +273,7 @@ class ArchiveRun:
         columns = _common_columns(conn, job)
         counted = {"server_rows": 0, "header_lines": 0}
 
-        def rows() -> Iterator[bytes]:
+        def rows() -> Generator[bytes, None, None]:
             for n, part in enumerate(job.slices):
                 statement = fmt.copy_out(_selection(job, part), columns, first=n == 0)
                 chunks = copy_out(cursor, statement, self.cancelled, progress.read)
@@ -341,7 +341,7 @@ class ArchiveRun:
         """
         # the bucket or directory and the key, not the endpoint's spelling: every route to one object claims it
         claim = f"pgarchiver-tui:{self.storage.url.split('?')[0]}:{job.key}"
-        if not cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (claim,)).fetchone()[0]:
+        if not scalar(cursor, "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (claim,)):
             raise WriteConflict(f"{job.key} is being archived by another run right now")
         # holding the claim, any unfinished write of this key is a dead run's (killed mid-upload): clear it
         for item in self.storage.unfinished(job.key):
@@ -415,7 +415,7 @@ def _selection(job: Job, part: Slice) -> formats.Selection:
 
 def _has_rows(cursor: psycopg.Cursor, job: Job, part: Slice) -> bool:
     query = sql.SQL("SELECT EXISTS ({})").format(_selection(job, part).select(sql.SQL("1")))
-    return bool(cursor.execute(query).fetchone()[0])
+    return bool(scalar(cursor, query))
 
 
 def _common_columns(conn: psycopg.Connection, job: Job) -> list[Column]:

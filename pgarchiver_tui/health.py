@@ -18,7 +18,7 @@ class Check:
 
 def run_checks(settings, probe_prefix: str = ".pgarchiver-health/") -> list[Check]:
     from pgarchiver_tui.cache import open_cache
-    from pgarchiver_tui.database import connect
+    from pgarchiver_tui.database import connect, scalar
     from pgarchiver_tui.discovery import check_privileges, discover
     from pgarchiver_tui.storage.destination import open_destination
 
@@ -38,7 +38,7 @@ def run_checks(settings, probe_prefix: str = ".pgarchiver-health/") -> list[Chec
 
     def database() -> str:
         with connect(settings.conninfo(), snapshot=False) as conn:
-            version = conn.execute("SHOW server_version").fetchone()[0]
+            version = scalar(conn, "SHOW server_version")
             where = settings.database_label()
             if not settings.table:
                 return f"{where}, PostgreSQL {version} (no --table: SELECT not checked)"

@@ -18,12 +18,13 @@ import re
 import time
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from pgarchiver_tui.archived import ArchivedObject, by_period, check_settings, find_archived, open_archive
-from pgarchiver_tui.database import connect, first_line, translate
+from pgarchiver_tui.database import connect, first_line, scalar, translate
 from pgarchiver_tui.discovery import columns_of, discover, legacy_bounds, split_table_name
 from pgarchiver_tui.errors import ArchiverError, Cancelled, ConfigError, IntegrityError
 from pgarchiver_tui.events import Notice, RunStarted, Stage
@@ -117,7 +118,7 @@ class _Target:
 
 class RestoreRun(ConnectedWorkers[ArchivedObject]):
     def __init__(self, objects: list[ArchivedObject], storage: Storage, options: RestoreOptions,
-                 emit: Callable[[object], None], notes: list[str] | None = None,
+                 emit: Callable[[Any], None], notes: list[str] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(options.conninfo, options.workers, options.statement_timeout_ms, options.lock_timeout_ms)
         self.objects, self.storage, self.options, self.emit = objects, storage, options, emit
@@ -269,8 +270,7 @@ class RestoreRun(ConnectedWorkers[ArchivedObject]):
 
     def _prior(self, cursor: psycopg.Cursor, key: str) -> tuple[str, object] | None:
         table = sql.Identifier(self.options.schema, BOOKKEEPING)
-        if self.options.dry_run and cursor.execute("SELECT to_regclass(%s)", (table.as_string(cursor),)) \
-                .fetchone()[0] is None:
+        if self.options.dry_run and scalar(cursor, "SELECT to_regclass(%s)", (table.as_string(cursor),)) is None:
             return None
         row = cursor.execute(sql.SQL("SELECT sha256, restored_at FROM {} WHERE target = %s AND key = %s")
                              .format(table), (self.options.qualified, key)).fetchone()
@@ -330,7 +330,7 @@ class RestoreRun(ConnectedWorkers[ArchivedObject]):
             sql.Identifier(self.options.schema, self.options.table), sql.Identifier(column),
             sql.Literal(period.start.isoformat(sep=" ")), sql.Identifier(column),
             sql.Literal(period.end.isoformat(sep=" ")), sql.Literal(own + 1))
-        if cursor.execute(query).fetchone()[0] > own:
+        if scalar(cursor, query) > own:
             raise ConfigError(f"{self.options.qualified} already holds rows in {period} that no restore of this "
                               "object put there; restoring would double them: restore into another "
                               "--target-table, or remove those rows first")
@@ -351,7 +351,7 @@ def _inspect(conn: psycopg.Connection, schema: str, table: str) -> _Target:
     return _Target(True, columns_of(conn, schema, table), key, relkind == "p", key_definition)
 
 
-def prepare_restore(settings: Settings, target_table: str | None, emit: Callable[[object], None],
+def prepare_restore(settings: Settings, target_table: str | None, emit: Callable[[Any], None],
                     keys: Collection[str] | None = None) -> RestoreRun:
     """Everything that can be wrong with the input is found here, before anything is written.
 

@@ -11,13 +11,14 @@ import json
 import time
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from pgarchiver_tui.archived import ArchivedObject, Holdings, check_settings, find_archived, open_archive
 from pgarchiver_tui.cache import Cache, open_cache
-from pgarchiver_tui.database import connect, first_line
+from pgarchiver_tui.database import connect, first_line, scalar
 from pgarchiver_tui.discovery import discover
 from pgarchiver_tui.engine import _selection
 from pgarchiver_tui.errors import ArchiverError, Cancelled, ConfigError, IntegrityError
@@ -100,7 +101,7 @@ class VerifyOptions:
 
 class VerifyRun(ConnectedWorkers[ArchivedObject]):
     def __init__(self, holdings: Holdings, storage: Storage, cache: Cache | None, options: VerifyOptions,
-                 emit: Callable[[object], None], sources: dict[str, Source] | None = None,
+                 emit: Callable[[Any], None], sources: dict[str, Source] | None = None,
                  notes: list[str] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(options.conninfo, options.workers, options.statement_timeout_ms)
         self.holdings, self.storage, self.cache, self.options = holdings, storage, cache, options
@@ -213,8 +214,7 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
     def _live_count(self, worker: int, job: Job) -> int:
         cursor = self.connection(worker).cursor()
         try:
-            return sum(cursor.execute(_selection(job, part).select(sql.SQL("count(*)"))).fetchone()[0]
-                       for part in job.slices)
+            return sum(scalar(cursor, _selection(job, part).select(sql.SQL("count(*)"))) for part in job.slices)
         except psycopg.Error as exc:
             raise IntegrityError(f"counting the live rows failed: {first_line(exc)}") from None
 
@@ -262,7 +262,7 @@ def fingerprint(cursor: psycopg.Cursor, query: sql.Composable) -> tuple[int, int
     return int(rows), int(total)
 
 
-def prepare_verify(settings: Settings, deep: bool, emit: Callable[[object], None],
+def prepare_verify(settings: Settings, deep: bool, emit: Callable[[Any], None],
                    keys: Collection[str] | None = None) -> VerifyRun:
     """Everything that can be wrong with the input is found here, before anything is read.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -65,6 +66,6 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def unfinished(self, prefix: str) -> list[Unfinished]: ...
+    def unfinished(self, prefix: str) -> builtins.list[Unfinished]: ...
 
     def abort(self, item: Unfinished) -> None: ...

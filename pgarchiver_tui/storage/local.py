@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 import threading
@@ -113,7 +114,7 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
-    def unfinished(self, prefix: str) -> list[Unfinished]:
+    def unfinished(self, prefix: str) -> builtins.list[Unfinished]:
         found = []
         base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
         for directory, _dirs, files in os.walk(base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import threading
 from collections.abc import Iterable, Iterator
@@ -230,7 +231,7 @@ class S3Storage:
         except (ClientError, BotoCoreError) as exc:
             raise describe(exc, f"deleting {key}") from None
 
-    def unfinished(self, prefix: str) -> list[Unfinished]:
+    def unfinished(self, prefix: str) -> builtins.list[Unfinished]:
         found = []
         try:
             for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket,

@@ -34,7 +34,7 @@ class _RowLines(Sequence[tuple[RowKey, int]]):
     def __getitem__(self, line: int) -> tuple[RowKey, int]:  # type: ignore[override]
         if not 0 <= line < len(self.table.rows):
             raise IndexError(line)
-        return self.table._row_locations.get_key(line), 0
+        return self.table._row_locations.get_key(line), 0  # type: ignore[return-value]
 
     def clear(self) -> None:
         """Nothing is kept."""
@@ -52,7 +52,7 @@ class _LazyCells(dict):  # type: ignore[type-arg]
         super().__init__()
         self.columns, self.make = columns, make
 
-    def __missing__(self, column: ColumnKey) -> CellType:
+    def __missing__(self, column: ColumnKey) -> Any:
         for key, cell in zip(self.columns, self.make(), strict=True):
             self.setdefault(key, cell)
         return dict.__getitem__(self, column)
@@ -112,7 +112,7 @@ class FixedTable(DataTable[Any]):
         for cache, first in ((self._cell_render_cache, row_key), (self._row_render_cache, row_key),
                              (self._line_cache, line)):
             for key in [key for key in cache.keys() if key[0] == first]:  # noqa: SIM118 - LRUCache has no __iter__
-                cache.discard(key)
+                cache.discard(key)  # type: ignore[arg-type]
 
     def reorder(self, keys: Iterable[str]) -> None:
         """Show the rows in the order of `keys` (every row's key, each once)."""
