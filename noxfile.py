@@ -34,6 +34,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/bench.py", *session.posargs)
     session.run("python", "benchmarks/tui_bench.py")  # the partitions table with 10,000 rows, through Pilot
+    session.run("python", "benchmarks/cache_bench.py")  # the archive cache with 100,000 records
 
 
 @nox.session
