@@ -88,21 +88,30 @@ class S3Server:
     bucket = "bench-archive"
 
     def __enter__(self) -> S3Server:
-        import logging
+        # its own process: an S3 server inside the benchmark would take the GIL from the measurements
+        import socket
 
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request would drown the report
-
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.server.start()
-        host, port = self.server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
-        self.client().create_bucket(Bucket=self.bucket)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:  # a server process says nothing when it is ready: ask it
+            try:
+                self.client().create_bucket(Bucket=self.bucket)
+                break
+            except Exception:  # noqa: BLE001 - not listening yet
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the moto S3 server did not start") from None
+                time.sleep(0.2)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.stop()
+        self.process.terminate()
+        self.process.wait()
 
     def client(self):
         import boto3
