@@ -404,13 +404,12 @@ class _Progress:
 
 
 def _selection(job: Job, part: Slice) -> formats.Selection:
-    relation = sql.Identifier(part.source.schema, part.source.name)
-    if part.window is None:
-        return formats.Selection(relation, None)
-    column = sql.Identifier(job.date_column or "")
-    where = sql.SQL("{} >= {} AND {} < {}").format(column, sql.Literal(part.window.start), column,
-                                                   sql.Literal(part.window.end))
-    return formats.Selection(relation, where)
+    return formats.Selection.of(part, job.date_column)
+
+
+def count_job_rows(executor: psycopg.Connection | psycopg.Cursor, job: Job) -> int:
+    """The rows the job's slices hold now (`count(*)` of each)."""
+    return sum(int(scalar(executor, _selection(job, part).select(sql.SQL("count(*)")))) for part in job.slices)
 
 
 def _has_rows(cursor: psycopg.Cursor, job: Job, part: Slice) -> bool:

@@ -10,11 +10,9 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from psycopg import sql
-
 from pgarchiver_tui.cache import Cache, Record
 from pgarchiver_tui.database import connect
-from pgarchiver_tui.engine import _selection
+from pgarchiver_tui.engine import count_job_rows
 from pgarchiver_tui.model import Job, Slice
 
 NEW, ARCHIVED, CHANGED, FAILED = "new", "archived", "changed", "failed"
@@ -101,10 +99,7 @@ def count_rows(conninfo: str, jobs: Iterable[Job], cache: Cache | None = None,
         for job in jobs:
             if cancelled is not None and cancelled.is_set():
                 break
-            rows = 0
-            for part in job.slices:
-                counted_row = conn.execute(_selection(job, part).select(sql.SQL("count(*)"))).fetchone()
-                rows += int(counted_row[0]) if counted_row else 0
+            rows = count_job_rows(conn, job)
             found[job.key] = rows
             if cache is not None:
                 cache.remember_row_count(count_key(job), rows)

@@ -18,13 +18,14 @@ from psycopg import sql
 
 from pgarchiver_tui.archived import ArchivedObject, Holdings, check_settings, find_archived, open_archive
 from pgarchiver_tui.cache import Cache, open_cache
-from pgarchiver_tui.database import connect, first_line, scalar
+from pgarchiver_tui.database import connect, first_line
 from pgarchiver_tui.discovery import discover
-from pgarchiver_tui.engine import _selection
+from pgarchiver_tui.engine import count_job_rows
 from pgarchiver_tui.errors import ArchiverError, Cancelled, ConfigError, IntegrityError
 from pgarchiver_tui.events import Notice, RunStarted, Stage
 from pgarchiver_tui.model import Column, Job, Slice, Source
 from pgarchiver_tui.pipeline.copy_in import column_definitions, load
+from pgarchiver_tui.pipeline.formats import Selection
 from pgarchiver_tui.readback import Meter, ReadBack
 from pgarchiver_tui.report import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, human_bytes
 from pgarchiver_tui.result_log import ResultLog
@@ -214,7 +215,7 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
     def _live_count(self, worker: int, job: Job) -> int:
         cursor = self.connection(worker).cursor()
         try:
-            return sum(scalar(cursor, _selection(job, part).select(sql.SQL("count(*)"))) for part in job.slices)
+            return count_job_rows(cursor, job)
         except psycopg.Error as exc:
             raise IntegrityError(f"counting the live rows failed: {first_line(exc)}") from None
 
@@ -237,7 +238,8 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
                 if not job.slices:
                     result.notes.append("loaded into its archived types; no live rows to compare with")
                     return
-                live = [fingerprint(cursor, _selection(job, part).select(names)) for part in job.slices]
+                live = [fingerprint(cursor, Selection.of(part, job.date_column).select(names))
+                        for part in job.slices]
         except psycopg.Error as exc:
             if self.cancelled.is_set():
                 raise Cancelled("cancelled") from None

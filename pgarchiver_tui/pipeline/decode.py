@@ -17,7 +17,7 @@ from psycopg import sql
 
 from pgarchiver_tui.errors import IntegrityError
 from pgarchiver_tui.model import Column
-from pgarchiver_tui.pipeline.formats import _RAW_JSON_OPTIONS, _Collector, arrow_schema
+from pgarchiver_tui.pipeline.formats import RAW_JSON_OPTIONS, Collector, arrow_schema
 
 SPOOL_BYTES = 1 << 20  # chunk size when reading a spooled file back
 BATCH_ROWS = 65_536  # parquet rows turned into CSV at a time
@@ -60,7 +60,7 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 class _Jsonl(Decoder):
     name = "jsonl"
-    copy_options = _RAW_JSON_OPTIONS  # the options that wrote it: lines go in byte for byte
+    copy_options = RAW_JSON_OPTIONS  # the options that wrote it: lines go in byte for byte
     staged = True
 
     def copy_input(self, chunks: Iterable[bytes], columns: list[Column], records: Records,
@@ -165,7 +165,7 @@ class _Parquet(Decoder):
         # Quoting every non-null value keeps '' and NULL apart; every value prints in a form its PostgreSQL
         # type reads back exactly (shortest round-trip floats, nan/inf, decimals, ISO times with Z).
         options = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
-        out = _Collector()
+        out = Collector()
         writer = None
         for batch in self._batches(chunks, columns, records, check):
             if writer is None:

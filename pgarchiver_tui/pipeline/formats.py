@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from pgarchiver_tui.model import Column
+from pgarchiver_tui.model import Column, Slice
 
 # row_to_json never emits these bytes raw, so CSV with them as quote and delimiter passes JSON through
 # untouched (text COPY would double every backslash).
-_RAW_JSON_OPTIONS = sql.SQL("(FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')")
+RAW_JSON_OPTIONS = sql.SQL("(FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')")
 # json (not jsonb) values keep their original whitespace, newlines included; outside strings that whitespace
 # is insignificant and inside them raw newlines are invalid JSON, so spaces are an exact substitute.
 _MAY_HOLD_NEWLINES = re.compile(r"^json\b|\bjson\[\]")
@@ -30,6 +30,17 @@ class Selection:
 
     relation: sql.Composable  # schema.name, quoted
     where: sql.Composable | None
+
+    @classmethod
+    def of(cls, part: Slice, date_column: str | None) -> Selection:
+        """What one slice reads: its whole source, or the rows of its window by `date_column`."""
+        relation = sql.Identifier(part.source.schema, part.source.name)
+        if part.window is None:
+            return cls(relation, None)
+        column = sql.Identifier(date_column or "")
+        where = sql.SQL("{} >= {} AND {} < {}").format(column, sql.Literal(part.window.start), column,
+                                                       sql.Literal(part.window.end))
+        return cls(relation, where)
 
     def select(self, columns: sql.Composable) -> sql.Composed:
         query = sql.SQL("SELECT {} FROM ONLY {} AS t").format(columns, self.relation)
@@ -61,7 +72,7 @@ class _Jsonl(Format):
         value: sql.Composable = sql.SQL("row_to_json(t.*)")
         if any(_MAY_HOLD_NEWLINES.search(column.type) for column in columns):
             value = sql.SQL("translate(row_to_json(t.*)::text, e'\\n\\r', '  ')")
-        return sql.SQL("COPY ({}) TO STDOUT {}").format(selection.select(value), _RAW_JSON_OPTIONS)
+        return sql.SQL("COPY ({}) TO STDOUT {}").format(selection.select(value), RAW_JSON_OPTIONS)
 
 
 class _Csv(Format):
@@ -97,7 +108,7 @@ class _Parquet(Format):
             column_types=schema, null_values=[""], quoted_strings_can_be_null=False, strings_can_be_null=True,
             true_values=["t"], false_values=["f"], timestamp_parsers=[pa_csv.ISO8601],
         )
-        out = _Collector()
+        out = Collector()
         codec = {"none": "none", "zstd": "zstd", "gzip": "gzip", "lz4": "lz4"}[compression]
         options = {"compression_level": level} if codec in ("zstd", "gzip") else {}
         with pq.ParquetWriter(out, schema, compression=codec, **options) as writer:
@@ -130,7 +141,7 @@ def arrow_schema(columns: list[Column]):  # -> pyarrow.Schema
     return pa.schema(fields)
 
 
-class _Collector(io.RawIOBase):
+class Collector(io.RawIOBase):
     """A writable file that hands what was written to the next stage."""
 
     def __init__(self) -> None:
