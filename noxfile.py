@@ -14,8 +14,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    session.install("-e", ".", "ruff", "import-linter>=2.1")
     session.run("ruff", "check", "pgarchiver_tui", "tests", "benchmarks", "noxfile.py")
+    session.run("lint-imports")  # the layers and the Textual-free core, as pyproject.toml declares them
 
 
 @nox.session

@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: error: {' and '.join(missing)} not found; install postgresql-client and zstd "
               "(the baseline pipes need them)", file=sys.stderr)
         return 2
-    from pgarchiver_tui.throwaway import ThrowawayPostgres
+    from pgarchiver_tui.db.throwaway import ThrowawayPostgres
 
     # started in the background, SIGINT may be ignored and SIGTERM would skip the clean-up: stop cleanly
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -252,8 +252,8 @@ class Bench:
                                "rerun_peak_rss_mb": max(s.peak_rss_mb for s in samples)}
 
     def discovery(self) -> None:
-        from pgarchiver_tui.database import connect
-        from pgarchiver_tui.discovery import discover
+        from pgarchiver_tui.db.connection import connect
+        from pgarchiver_tui.db.discovery import discover
 
         count = self.args.wide
         log(f"discovery: {count:,} partitions")

@@ -31,14 +31,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a clone without installing, too
 
-from pgarchiver_tui.archive import Prepared, archive_options  # noqa: E402
 from pgarchiver_tui.cache import open_cache  # noqa: E402
-from pgarchiver_tui.discovery import Discovery  # noqa: E402
-from pgarchiver_tui.inventory import Entry  # noqa: E402
-from pgarchiver_tui.model import Source, SourceKind  # noqa: E402
-from pgarchiver_tui.periods import Duration, Period  # noqa: E402
-from pgarchiver_tui.plan import make_plan  # noqa: E402
-from pgarchiver_tui.settings import Settings  # noqa: E402
+from pgarchiver_tui.commands.archive.plan import make_plan  # noqa: E402
+from pgarchiver_tui.commands.archive.prepare import Prepared, archive_options  # noqa: E402
+from pgarchiver_tui.commands.inventory import Entry  # noqa: E402
+from pgarchiver_tui.core.model import Source, SourceKind  # noqa: E402
+from pgarchiver_tui.core.periods import Duration, Period  # noqa: E402
+from pgarchiver_tui.core.settings import Settings  # noqa: E402
+from pgarchiver_tui.db.discovery import Discovery  # noqa: E402
 from pgarchiver_tui.storage.local import LocalStorage  # noqa: E402
 from pgarchiver_tui.tui.app import ArchiverApp  # noqa: E402
 from pgarchiver_tui.tui.screens.partitions import PartitionsScreen  # noqa: E402

@@ -8,22 +8,20 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from types import FrameType
 from typing import Any, NoReturn
 
 from pgarchiver_tui import __version__
-from pgarchiver_tui.errors import ArchiverError
-from pgarchiver_tui.events import Event
-from pgarchiver_tui.metrics import RunMetrics, serve, write_textfile
-from pgarchiver_tui.report import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
+from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ArchiverError
+from pgarchiver_tui.core.events import Event
+from pgarchiver_tui.core.settings import Settings, load_settings
+from pgarchiver_tui.render.metrics import RunMetrics, serve, write_textfile
+from pgarchiver_tui.render.report import (
     HeadlessReporter,
     exit_code,
     json_report,
 )
-from pgarchiver_tui.settings import Settings, load_settings
 
 PROG = "pgarchiver-tui"
 Handler = Callable[[argparse.Namespace], int]
@@ -161,7 +159,7 @@ SECRET_FLAGS = ("--db-password", "--s3-secret-key", "--s3-access-key", "--dsn")
 
 def masked_argv(args: Sequence[str]) -> list[str]:
     """The command line with the values of secret flags (and a DSN's password) replaced."""
-    from pgarchiver_tui.settings import MASK, mask_dsn
+    from pgarchiver_tui.core.settings import MASK, mask_dsn
 
     shown, hide_next = [], ""
     for arg in args:
@@ -232,7 +230,7 @@ def open_tui(settings: Settings) -> int:
 
 
 def run_headless(settings: Settings, reporter: HeadlessReporter | None = None) -> int:
-    from pgarchiver_tui.archive import prepare
+    from pgarchiver_tui.commands.archive.prepare import prepare
 
     reporter = reporter or HeadlessReporter(log_format=settings.log_format)
     try:
@@ -289,7 +287,7 @@ class _stop_on_signals:
 
 
 def run_health_command(args: argparse.Namespace) -> int:
-    from pgarchiver_tui.health import run_checks
+    from pgarchiver_tui.commands.health import run_checks
 
     try:
         settings = settings_from(args)
@@ -311,21 +309,30 @@ def run_validate_command(args: argparse.Namespace) -> int:
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
-    from pgarchiver_tui.demo import run_demo
+    from pgarchiver_tui.commands.demo import demo_database
 
-    return run_demo(local_dir=args.local_dir, workers=args.workers, headless=bool(args.no_ui),
-                    as_json=bool(args.json))
+    try:
+        with demo_database(args.local_dir, args.workers) as settings:
+            if not args.no_ui:
+                return open_tui(settings)
+            code = run_headless(replace(settings, json=bool(args.json)))
+            print(f"pgarchiver-tui demo: the archive is in {settings.local_dir}", file=sys.stderr, flush=True)
+            return code
+    except ArchiverError as exc:
+        return fail(str(exc))
 
 
 def run_verify_command(args: argparse.Namespace) -> int:
-    from pgarchiver_tui.verify import VerifyLog, prepare_verify
+    from pgarchiver_tui.commands.verify import prepare_verify
+    from pgarchiver_tui.render.result_log import VerifyLog
 
     return _run_reading_back(args, lambda settings, reporter: prepare_verify(
         settings, bool(args.deep), VerifyLog(reporter)))
 
 
 def run_restore_command(args: argparse.Namespace) -> int:
-    from pgarchiver_tui.restore import RestoreLog, prepare_restore
+    from pgarchiver_tui.commands.restore import prepare_restore
+    from pgarchiver_tui.render.result_log import RestoreLog
 
     return _run_reading_back(args, lambda settings, reporter: prepare_restore(
         settings, args.target_table, RestoreLog(reporter)))

@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 import pytest
 
-from pgarchiver_tui.demo_data import seed_events
-from pgarchiver_tui.throwaway import (
+from pgarchiver_tui.commands.demo_data import seed_events
+from pgarchiver_tui.db.throwaway import (
     ThrowawayPostgres,
     create_database,
     drop_database,

@@ -14,13 +14,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pgarchiver_tui.archive import prepare
-from pgarchiver_tui.demo_data import seed_events
-from pgarchiver_tui.events import Event, JobResult, JobStarted
+from pgarchiver_tui.commands.archive.prepare import prepare
+from pgarchiver_tui.commands.demo_data import seed_events
+from pgarchiver_tui.core.events import Event, JobResult, JobStarted
+from pgarchiver_tui.core.settings import Settings, load_settings
+from pgarchiver_tui.db.throwaway import dsn_with_dbname
 from pgarchiver_tui.pipeline.digest import multipart_etag
-from pgarchiver_tui.settings import Settings, load_settings
 from pgarchiver_tui.storage import s3 as s3_storage
-from pgarchiver_tui.throwaway import dsn_with_dbname
 from tests.archive_support import (
     Run,
     archive_args,

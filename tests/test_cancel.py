@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from pgarchiver_tui import engine
-from pgarchiver_tui.archive import prepare
-from pgarchiver_tui.events import Event, JobProgress, JobResult, Outcome, RunFinished
-from pgarchiver_tui.report import EXIT_INTERRUPTED, exit_code
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.commands.archive import run as engine
+from pgarchiver_tui.commands.archive.prepare import prepare
+from pgarchiver_tui.core.errors import EXIT_INTERRUPTED
+from pgarchiver_tui.core.events import Event, JobProgress, JobResult, Outcome, RunFinished
+from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.render.report import exit_code
 from pgarchiver_tui.storage import s3 as s3_storage
 from tests.archive_support import execute
 

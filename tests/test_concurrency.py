@@ -24,7 +24,7 @@ from faults.harness import (
 )
 from faults.proxy import HOLD, Rule
 
-from pgarchiver_tui.events import Event, JobProgress, Stage
+from pgarchiver_tui.core.events import Event, JobProgress, Stage
 
 DAYS = 5
 KEYS = [f"public/events/2024/01/events-2024-01-0{n}.jsonl.zst" for n in range(1, DAYS + 1)]

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pgarchiver_tui.errors import Cancelled
+from pgarchiver_tui.core.errors import Cancelled
 from pgarchiver_tui.pipeline import source
 
 ROWS = sql.SQL("COPY (SELECT g, repeat('x', mod(g, 50)), g::text || e'\\t\\\\' FROM generate_series(1, {}) g) "

@@ -21,8 +21,8 @@ def core_modules() -> list[str]:
 
 def test_the_core_is_every_module_outside_tui() -> None:
     names = core_modules()
-    for expected in ("pgarchiver_tui.cli", "pgarchiver_tui.engine", "pgarchiver_tui.archive",
-                     "pgarchiver_tui.storage.s3", "pgarchiver_tui.pipeline.formats", "pgarchiver_tui.report"):
+    for expected in ("pgarchiver_tui.cli", "pgarchiver_tui.commands.archive.run", "pgarchiver_tui.commands.archive.prepare",
+                     "pgarchiver_tui.storage.s3", "pgarchiver_tui.pipeline.formats", "pgarchiver_tui.render.report"):
         assert expected in names
 
 

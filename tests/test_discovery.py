@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pgarchiver_tui.archive import prepare
-from pgarchiver_tui.database import connect
-from pgarchiver_tui.demo_data import EVENT_COLUMNS, seed_events
-from pgarchiver_tui.discovery import Discovery, discover
-from pgarchiver_tui.errors import ConfigError
-from pgarchiver_tui.model import SourceKind
-from pgarchiver_tui.periods import Period
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.commands.archive.prepare import prepare
+from pgarchiver_tui.commands.demo_data import EVENT_COLUMNS, seed_events
+from pgarchiver_tui.core.errors import ConfigError
+from pgarchiver_tui.core.model import SourceKind
+from pgarchiver_tui.core.periods import Period
+from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.db.connection import connect
+from pgarchiver_tui.db.discovery import Discovery, discover
 from tests.archive_support import archive_args, archived_files, execute, jsonl_rows, run_cli, sidecar
 
 

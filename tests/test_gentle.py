@@ -9,8 +9,8 @@ import pytest
 from faults.harness import archive_settings, local, run_in_process, seed_big, verify_destination
 from psycopg import errors
 
-from pgarchiver_tui.database import APPLICATION_NAME, connect
-from pgarchiver_tui.events import Event, JobProgress, JobResult, JobStarted, Stage
+from pgarchiver_tui.core.events import Event, JobProgress, JobResult, JobStarted, Stage
+from pgarchiver_tui.db.connection import APPLICATION_NAME, connect
 
 
 @pytest.fixture

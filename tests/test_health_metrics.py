@@ -14,7 +14,7 @@ from faults.conftest import fault_proxy  # noqa: F401 - a fixture
 from faults.harness import archive_settings, run_in_process
 
 from pgarchiver_tui.cli import main
-from pgarchiver_tui.events import Event, JobStarted
+from pgarchiver_tui.core.events import Event, JobStarted
 
 KEYS = [f"public/events/2024/01/events-2024-01-0{n}.jsonl.zst" for n in range(1, 6)]
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import pytest
 
-from pgarchiver_tui.periods import (
+from pgarchiver_tui.core.periods import (
     Duration,
     Period,
     TemplateError,

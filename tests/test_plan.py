@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pgarchiver_tui.errors import ConfigError
-from pgarchiver_tui.model import Source, SourceKind
-from pgarchiver_tui.periods import Duration, Period, day_range, is_whole_period, periods_covering
-from pgarchiver_tui.plan import Plan, make_plan
+from pgarchiver_tui.commands.archive.plan import Plan, make_plan
+from pgarchiver_tui.core.errors import ConfigError
+from pgarchiver_tui.core.model import Source, SourceKind
+from pgarchiver_tui.core.periods import Duration, Period, day_range, is_whole_period, periods_covering
 
 TEMPLATE = "{schema}/{table}/{YYYY}/{MM}"
 LATER = datetime(2031, 1, 1)  # "now" far after every period: nothing is still open

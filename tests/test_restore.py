@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pgarchiver_tui.demo_data import EVENT_COLUMNS
+from pgarchiver_tui.commands.demo_data import EVENT_COLUMNS
 from tests.archive_support import Run, archive_args, execute, query, run_cli
 from tests.readback_support import command, differences, flags
 

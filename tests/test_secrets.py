@@ -25,7 +25,7 @@ from psycopg import sql
 
 from pgarchiver_tui.cache import cache_path
 from pgarchiver_tui.cli import main
-from pgarchiver_tui.settings import Settings, save_profile
+from pgarchiver_tui.core.settings import Settings, save_profile
 
 DB_PASSWORD = "pw-Zq8xK2vNr7"
 S3_SECRET = "sk-Hf93LmQp0WzYc"

@@ -9,9 +9,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgarchiver_tui import throwaway
-from pgarchiver_tui.demo_data import seed_events
-from pgarchiver_tui.throwaway import ThrowawayPostgres, ThrowawayPostgresError, dsn_with_dbname
+from pgarchiver_tui.commands.demo_data import seed_events
+from pgarchiver_tui.db import throwaway
+from pgarchiver_tui.db.throwaway import ThrowawayPostgres, ThrowawayPostgresError, dsn_with_dbname
 
 
 def _scalar(conn: psycopg.Connection, query: str, params: tuple[Any, ...] | None = None) -> Any:

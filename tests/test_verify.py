@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from pgarchiver_tui.cache import open_cache
-from pgarchiver_tui.events import JobProgress, JobStarted, RunStarted
+from pgarchiver_tui.commands.verify import ObjectCheck, VerifyReport, prepare_verify
+from pgarchiver_tui.core.events import JobProgress, JobStarted, RunStarted
+from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.pipeline import digest
-from pgarchiver_tui.settings import Settings
 from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
-from pgarchiver_tui.verify import ObjectCheck, VerifyReport, prepare_verify
 from tests.archive_support import Run, archive_args, execute, run_cli
 from tests.readback_support import command, flags
 

@@ -10,7 +10,8 @@ from typing import Protocol
 import lz4.frame
 import zstandard
 
-from pgarchiver_tui.errors import IntegrityError
+from pgarchiver_tui.core.choices import CODEC_CHOICES, codec_choice
+from pgarchiver_tui.core.errors import IntegrityError
 
 
 class _Compressor(Protocol):
@@ -31,10 +32,14 @@ class Codec:
     make_compressor: Callable[[int, int], _Compressor]  # (level, threads)
     make_decompressor: Callable[[], tuple[_Decompressor, Callable[[], bool]]]  # (object, finished?)
 
+    @classmethod
+    def of(cls, name: str, make_compressor: Callable[[int, int], _Compressor],
+           make_decompressor: Callable[[], tuple[_Decompressor, Callable[[], bool]]]) -> Codec:
+        choice = CODEC_CHOICES[name]
+        return cls(name, choice.suffix, choice.levels, choice.default_level, make_compressor, make_decompressor)
+
     def check_level(self, level: int) -> None:
-        if level not in self.levels:
-            raise ValueError(f"--compression-level {level} is out of range for {self.name}; "
-                             f"use {self.levels.start}..{self.levels.stop - 1}")
+        CODEC_CHOICES[self.name].check_level(level)
 
 
 class _Identity:
@@ -117,20 +122,16 @@ def _lz4_decompressor() -> tuple[_Decompressor, Callable[[], bool]]:
 CODECS: dict[str, Codec] = {
     codec.name: codec
     for codec in (
-        Codec("zstd", "zst", range(1, 23), 3, _zstd_compressor, _zstd_decompressor),
-        Codec("gzip", "gz", range(1, 10), 6, lambda level, _t: zlib.compressobj(level, zlib.DEFLATED, 31),
-              _gzip_decompressor),
-        Codec("lz4", "lz4", range(0, 17), 0, lambda level, _t: _Lz4Compressor(level), _lz4_decompressor),
-        Codec("none", "", range(0, 1), 0, lambda _l, _t: _Identity(), lambda: (_Identity(), lambda: True)),
+        Codec.of("zstd", _zstd_compressor, _zstd_decompressor),
+        Codec.of("gzip", lambda level, _t: zlib.compressobj(level, zlib.DEFLATED, 31), _gzip_decompressor),
+        Codec.of("lz4", lambda level, _t: _Lz4Compressor(level), _lz4_decompressor),
+        Codec.of("none", lambda _l, _t: _Identity(), lambda: (_Identity(), lambda: True)),
     )
 }
 
 
 def get_codec(name: str) -> Codec:
-    try:
-        return CODECS[name]
-    except KeyError:
-        raise ValueError(f"unknown compression {name!r}; use one of {', '.join(CODECS)}") from None
+    return CODECS[codec_choice(name).name]
 
 
 def compress(chunks: Iterable[bytes], codec: Codec, level: int, threads: int = 0) -> Iterator[bytes]:

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 import psycopg
 from psycopg import sql
 
-from pgarchiver_tui.errors import Cancelled, IntegrityError
-from pgarchiver_tui.model import Column
+from pgarchiver_tui.core.errors import Cancelled, IntegrityError
+from pgarchiver_tui.core.model import Column
 from pgarchiver_tui.pipeline.decode import Decoder
 
 STAGING = sql.Identifier("pgarchiver_staging")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from pgarchiver_tui.errors import IntegrityError
-from pgarchiver_tui.model import Column
+from pgarchiver_tui.core.errors import IntegrityError
+from pgarchiver_tui.core.model import Column
 from pgarchiver_tui.pipeline.formats import RAW_JSON_OPTIONS, Collector, arrow_schema
 
 SPOOL_BYTES = 1 << 20  # chunk size when reading a spooled file back

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from pgarchiver_tui.model import Column, Slice
+from pgarchiver_tui.core.choices import check_format
+from pgarchiver_tui.core.model import Column, Slice
 
 # row_to_json never emits these bytes raw, so CSV with them as quote and delimiter passes JSON through
 # untouched (text COPY would double every backslash).
@@ -165,7 +166,5 @@ FORMATS: dict[str, Format] = {
 
 
 def get_format(name: str) -> Format:
-    try:
-        return FORMATS[name]
-    except KeyError:
-        raise ValueError(f"unknown output format {name!r}; use one of {', '.join(FORMATS)}") from None
+    check_format(name)
+    return FORMATS[name]

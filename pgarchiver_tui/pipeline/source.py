@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import psycopg
 from psycopg import errors, pq, sql
 
-from pgarchiver_tui.errors import Cancelled
+from pgarchiver_tui.core.errors import Cancelled
 
 CHUNK_BYTES = 1 << 20  # gathering COPY rows into ~1 MiB before compressing is what makes Python keep up
 _ABANDON_TIMEOUT = 10.0  # seconds to wait for the server to accept the cancel of an abandoned COPY

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pgarchiver_tui.errors import ConfigError, PrivilegeError
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.core.errors import ConfigError, PrivilegeError
+from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.storage.base import Storage
 from pgarchiver_tui.storage.local import LocalStorage
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pgarchiver_tui.errors import Cancelled, StorageError, WriteConflict
+from pgarchiver_tui.core.errors import Cancelled, StorageError, WriteConflict
 from pgarchiver_tui.storage.base import ObjectInfo, StoredObject, Unfinished
 
 TEMP_PREFIX = ".pgarchiver-tmp-"

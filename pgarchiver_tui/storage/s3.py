@@ -13,7 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pgarchiver_tui.errors import Cancelled, ConfigError, PrivilegeError, StorageError, WriteConflict
+from pgarchiver_tui.core.errors import Cancelled, ConfigError, PrivilegeError, StorageError, WriteConflict
 from pgarchiver_tui.pipeline.digest import multipart_etag
 from pgarchiver_tui.storage.base import ObjectInfo, StoredObject, Unfinished
 

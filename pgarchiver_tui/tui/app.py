@@ -14,12 +14,12 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from pgarchiver_tui.archive import Prepared, prepare
-from pgarchiver_tui.errors import ArchiverError
-from pgarchiver_tui.events import RunFinished
-from pgarchiver_tui.model import Job
-from pgarchiver_tui.report import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, exit_code
-from pgarchiver_tui.settings import Settings, default_config_path
+from pgarchiver_tui.commands.archive.prepare import Prepared, prepare
+from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ArchiverError
+from pgarchiver_tui.core.events import RunFinished
+from pgarchiver_tui.core.model import Job
+from pgarchiver_tui.core.settings import Settings, default_config_path
+from pgarchiver_tui.render.report import exit_code
 from pgarchiver_tui.tui.screens.cache import CacheScreen
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
 from pgarchiver_tui.tui.screens.connection import ConnectionScreen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from pgarchiver_tui.events import Event
+from pgarchiver_tui.core.events import Event
 
 
 class EventBuffer:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pgarchiver_tui.periods import Period
-from pgarchiver_tui.report import human_bytes
+from pgarchiver_tui.core.periods import Period
+from pgarchiver_tui.core.units import human_bytes
 
 __all__ = ["literal", "human_bytes", "rows_text", "ratio_text", "rate_text", "age_text", "period_text", "parse_stamp"]
 

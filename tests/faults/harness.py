@@ -25,11 +25,12 @@ from psycopg import sql
 
 from pgarchiver_tui.cache import open_cache
 from pgarchiver_tui.cli import run_headless
-from pgarchiver_tui.engine import facts_from_json, sidecar_key
-from pgarchiver_tui.events import Event
+from pgarchiver_tui.commands.archive.run import sidecar_key
+from pgarchiver_tui.core.events import Event
+from pgarchiver_tui.core.model import facts_from_json
+from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.pipeline import codecs
-from pgarchiver_tui.report import HeadlessReporter
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.render.report import HeadlessReporter
 from pgarchiver_tui.storage import SIDECAR_SUFFIX, Storage
 from pgarchiver_tui.storage.local import LocalStorage
 from pgarchiver_tui.storage.s3 import S3Settings, S3Storage

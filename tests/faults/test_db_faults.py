@@ -14,8 +14,8 @@ from faults.harness import (
     seed_big,
     verify_destination,
 )
-from pgarchiver_tui.database import APPLICATION_NAME
-from pgarchiver_tui.events import Event, JobProgress, Stage
+from pgarchiver_tui.core.events import Event, JobProgress, Stage
+from pgarchiver_tui.db.connection import APPLICATION_NAME
 
 
 def terminate_engine_backends(dsn: str, copying: bool) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.core.settings import Settings
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from pgarchiver_tui.events import (
+from pgarchiver_tui.core.events import (
     JobProgress,
     JobResult,
     JobStarted,

@@ -9,13 +9,13 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from pgarchiver_tui.archive import Prepared, archive_options
 from pgarchiver_tui.cache import Record, open_cache
-from pgarchiver_tui.discovery import Discovery
-from pgarchiver_tui.model import Source, SourceKind
-from pgarchiver_tui.periods import Duration, Period
-from pgarchiver_tui.plan import make_plan
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.commands.archive.plan import make_plan
+from pgarchiver_tui.commands.archive.prepare import Prepared, archive_options
+from pgarchiver_tui.core.model import Source, SourceKind
+from pgarchiver_tui.core.periods import Duration, Period
+from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.db.discovery import Discovery
 from pgarchiver_tui.storage.local import LocalStorage
 from pgarchiver_tui.tui.app import ArchiverApp
 

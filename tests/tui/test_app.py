@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.tui.screens.connection import ConnectionScreen
 from pgarchiver_tui.tui.screens.help import HelpScreen
 from pgarchiver_tui.tui.screens.partitions import PartitionsScreen
@@ -60,6 +60,6 @@ async def test_command_palette_reaches_the_screen_actions(tui_settings: Settings
 
 
 def test_the_core_never_imports_textual() -> None:
-    code = ("import sys, pgarchiver_tui.archive, pgarchiver_tui.inventory, pgarchiver_tui.preflight, "
+    code = ("import sys, pgarchiver_tui.commands.archive.prepare, pgarchiver_tui.commands.inventory, pgarchiver_tui.commands.preflight, "
             "pgarchiver_tui.cli; assert 'textual' not in sys.modules, 'textual imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,7 +7,7 @@ import sys
 
 from textual.widgets import DataTable, Static
 
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.tui.screens.cache import CacheScreen
 from pgarchiver_tui.tui.screens.record_detail import RecordDetailScreen
 from tests.tui.support import make_app, wait_until

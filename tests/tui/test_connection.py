@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import Input, Static
 
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.tui.screens.connection import ConnectionScreen
 from pgarchiver_tui.tui.screens.partitions import PartitionsScreen
 from pgarchiver_tui.tui.widgets.form_field import FormField

@@ -8,8 +8,8 @@ from pathlib import Path
 import psycopg
 from textual.widgets import RichLog
 
-from pgarchiver_tui.events import Outcome
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.core.events import Outcome
+from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
 from pgarchiver_tui.tui.screens.partitions import PartitionsScreen
 from pgarchiver_tui.tui.screens.run import RunScreen

@@ -7,10 +7,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pgarchiver_tui.archive import Prepared
-from pgarchiver_tui.model import Source, SourceKind
-from pgarchiver_tui.periods import Duration, Period
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.commands.archive.prepare import Prepared
+from pgarchiver_tui.core.model import Source, SourceKind
+from pgarchiver_tui.core.periods import Duration, Period
+from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.tui.screens.partitions import PartitionsScreen
 from tests.tui.support import FixedClock, fixed_prepared, fixed_settings, make_app, wait_until
 
@@ -23,7 +23,7 @@ def many_prepared(settings: Settings) -> Prepared:
     sources = [Source("public", f"events_{(FIRST + timedelta(days=n)):%Y%m%d}", SourceKind.NATIVE,
                       Period(FIRST + timedelta(days=n), FIRST + timedelta(days=n + 1)), 1000 + n, 100_000 + n)
                for n in range(DAYS)]
-    from pgarchiver_tui.plan import make_plan
+    from pgarchiver_tui.commands.archive.plan import make_plan
 
     requested = Period(FIRST, FIRST + timedelta(days=DAYS))
     plan = make_plan("public", "events", sources, requested, Duration.DAILY, settings.path_template,

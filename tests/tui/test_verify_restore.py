@@ -8,7 +8,7 @@ import psycopg
 from textual.widgets import Checkbox, DataTable, Input, Static
 
 from pgarchiver_tui.cache import open_cache
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.storage.destination import open_destination
 from pgarchiver_tui.tui.screens.cache import CacheScreen
 from pgarchiver_tui.tui.screens.partitions import PartitionsScreen

@@ -16,9 +16,9 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
 from pgarchiver_tui.cache import Cache, Record, open_cache
-from pgarchiver_tui.errors import ArchiverError
-from pgarchiver_tui.restore import prepare_restore as prepare_restore_run
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.commands.restore import prepare_restore as prepare_restore_run
+from pgarchiver_tui.core.errors import ArchiverError
+from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.storage.destination import open_destination
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import age_text, human_bytes, parse_stamp, ratio_text, rows_text

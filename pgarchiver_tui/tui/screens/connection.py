@@ -14,11 +14,11 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Select, Static, TabbedContent, TabPane
 
-from pgarchiver_tui.errors import ArchiverError
-from pgarchiver_tui.periods import Duration, check_template
+from pgarchiver_tui.commands.preflight import check_database, check_destination
+from pgarchiver_tui.core.errors import ArchiverError
+from pgarchiver_tui.core.periods import Duration, check_template
+from pgarchiver_tui.core.settings import Settings, load_settings, parse_date, save_profile
 from pgarchiver_tui.pipeline import codecs, formats
-from pgarchiver_tui.preflight import check_database, check_destination
-from pgarchiver_tui.settings import Settings, load_settings, parse_date, save_profile
 from pgarchiver_tui.tui.screens.profile_dialog import LoadProfileScreen, SaveProfileScreen
 from pgarchiver_tui.tui.widgets.form_field import Check, FormField, field_control
 

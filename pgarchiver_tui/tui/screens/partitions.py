@@ -16,9 +16,8 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
-from pgarchiver_tui.archive import Prepared
-from pgarchiver_tui.errors import ArchiverError
-from pgarchiver_tui.inventory import (
+from pgarchiver_tui.commands.archive.prepare import Prepared
+from pgarchiver_tui.commands.inventory import (
     ARCHIVED,
     CHANGED,
     FAILED,
@@ -27,14 +26,15 @@ from pgarchiver_tui.inventory import (
     count_rows,
     refresh_status,
 )
-from pgarchiver_tui.model import Job
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.commands.verify import ObjectCheck
+from pgarchiver_tui.core.errors import ArchiverError
+from pgarchiver_tui.core.model import Job
+from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.tui.formatting import human_bytes, literal, period_text, rows_text
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
 from pgarchiver_tui.tui.widgets.fixed_table import FixedTable
 from pgarchiver_tui.tui.widgets.selection_totals import SelectionTotals
 from pgarchiver_tui.tui.widgets.verify_panel import VerifyGroup, VerifyPanel, check_status, notify_verified
-from pgarchiver_tui.verify import ObjectCheck
 
 Loader = Callable[[Settings], Prepared]
 FILTER_DELAY = 0.3  # seconds of quiet typing before the table is filtered

@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.text import Text
 from textual.widgets import Static
 
-from pgarchiver_tui.restore import RestoreReport, RestoreResult, RestoreRun
+from pgarchiver_tui.commands.restore import RestoreReport, RestoreResult, RestoreRun
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import human_bytes, literal
 from pgarchiver_tui.tui.screens.run import WatchScreen

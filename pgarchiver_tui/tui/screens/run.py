@@ -15,9 +15,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, Static
 from textual.worker import Worker, WorkerState
 
-from pgarchiver_tui.archive import Prepared
-from pgarchiver_tui.engine import ArchiveRun
-from pgarchiver_tui.events import (
+from pgarchiver_tui.commands.archive.prepare import Prepared
+from pgarchiver_tui.commands.archive.run import ArchiveRun
+from pgarchiver_tui.core.events import (
     Event,
     JobProgress,
     JobResult,
@@ -27,7 +27,7 @@ from pgarchiver_tui.events import (
     RunFinished,
     RunStarted,
 )
-from pgarchiver_tui.model import Job
+from pgarchiver_tui.core.model import Job
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import human_bytes, rate_text
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from pgarchiver_tui.events import JobResult, Outcome
+from pgarchiver_tui.core.events import JobResult, Outcome
 from pgarchiver_tui.tui.formatting import human_bytes
 
 STYLES = {Outcome.ARCHIVED: "green", Outcome.DRY_RUN: "cyan", Outcome.SKIPPED: "dim",

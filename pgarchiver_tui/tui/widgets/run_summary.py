@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from pgarchiver_tui.events import RunFinished
-from pgarchiver_tui.report import summary_fields
+from pgarchiver_tui.core.events import RunFinished
+from pgarchiver_tui.render.report import summary_fields
 from pgarchiver_tui.tui.formatting import human_bytes, literal, rate_text
 
 

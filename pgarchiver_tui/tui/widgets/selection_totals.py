@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from textual.widgets import Static
 
-from pgarchiver_tui.inventory import Entry
+from pgarchiver_tui.commands.inventory import Entry
 from pgarchiver_tui.tui.formatting import human_bytes
 
 

@@ -17,11 +17,11 @@ from textual.widget import Widget
 from textual.widgets import Label
 from textual.worker import Worker, WorkerState
 
-from pgarchiver_tui.events import JobProgress, JobStarted, Notice
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.commands.verify import ObjectCheck, VerifyReport, VerifyRun, prepare_verify
+from pgarchiver_tui.core.events import JobProgress, JobStarted, Notice
+from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.widgets.overall_bar import OverallBar
-from pgarchiver_tui.verify import ObjectCheck, VerifyReport, VerifyRun, prepare_verify
 
 REDRAW_SECONDS = 0.25
 

@@ -9,7 +9,7 @@ from textual.clock import Clock
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
-from pgarchiver_tui.events import JobProgress, JobStarted
+from pgarchiver_tui.core.events import JobProgress, JobStarted
 from pgarchiver_tui.tui.formatting import human_bytes, rate_text
 
 IDLE_TOTAL = 100  # an idle worker shows an empty bar, not an animated one

@@ -6,9 +6,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pgarchiver_tui.errors import ConfigError
-from pgarchiver_tui.model import Job, Slice, Source
-from pgarchiver_tui.periods import Duration, Period, object_key, periods_covering
+from pgarchiver_tui.core.errors import ConfigError
+from pgarchiver_tui.core.model import Job, Slice, Source
+from pgarchiver_tui.core.periods import Duration, Period, object_key, periods_covering
 
 
 @dataclass

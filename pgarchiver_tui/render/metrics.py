@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pgarchiver_tui.events import Event, JobResult, Outcome, RunFinished, RunStarted
+from pgarchiver_tui.core.events import Event, JobResult, Outcome, RunFinished, RunStarted
 
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer

@@ -455,7 +455,7 @@ class ThrowawayPostgres:
             "timezone": "UTC",
             "datestyle": "iso, mdy",
         }
-        lines = ["# written by pgarchiver_tui.throwaway"]
+        lines = ["# written by pgarchiver_tui.db.throwaway"]
         for key, value in settings.items():
             lines.append(f"{key} = '{value}'")
         # Truncating an existing file keeps it owned by the postgres user; a port retry rewrites it.

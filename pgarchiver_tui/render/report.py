@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from pgarchiver_tui.events import (
+from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from pgarchiver_tui.core.events import (
     Event,
     JobProgress,
     JobResult,
@@ -21,8 +22,8 @@ from pgarchiver_tui.events import (
     RunFinished,
     RunStarted,
 )
+from pgarchiver_tui.core.units import human_bytes
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRESS_EVERY = 5.0  # seconds between progress lines
 
 
@@ -30,14 +31,6 @@ def exit_code(finished: RunFinished) -> int:
     if finished.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if finished.failures else EXIT_OK
-
-
-def human_bytes(size: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(size) < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"
 
 
 @dataclass

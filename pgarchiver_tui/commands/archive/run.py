@@ -15,10 +15,8 @@ from psycopg import sql
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.cache import Cache, Record, now_iso
-from pgarchiver_tui.database import first_line, scalar, translate
-from pgarchiver_tui.discovery import columns_of
-from pgarchiver_tui.errors import ArchiverError, Cancelled, IntegrityError, WriteConflict
-from pgarchiver_tui.events import (
+from pgarchiver_tui.core.errors import ArchiverError, Cancelled, IntegrityError, WriteConflict
+from pgarchiver_tui.core.events import (
     Event,
     JobProgress,
     JobResult,
@@ -29,13 +27,15 @@ from pgarchiver_tui.events import (
     RunStarted,
     Stage,
 )
-from pgarchiver_tui.model import Column, Job, ObjectFacts, Slice
+from pgarchiver_tui.core.model import Column, Job, ObjectFacts, Slice, facts_from_json
+from pgarchiver_tui.db.connection import first_line, scalar, translate
+from pgarchiver_tui.db.discovery import columns_of
 from pgarchiver_tui.pipeline import codecs, digest, formats
 from pgarchiver_tui.pipeline.source import copy_out
-from pgarchiver_tui.retry import RetryPolicy
+from pgarchiver_tui.runner.retry import RetryPolicy
+from pgarchiver_tui.runner.throttle import RateLimiter
+from pgarchiver_tui.runner.workers import ConnectedWorkers
 from pgarchiver_tui.storage import SIDECAR_SUFFIX, ObjectInfo, Storage
-from pgarchiver_tui.throttle import RateLimiter
-from pgarchiver_tui.workers import ConnectedWorkers
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress events of one worker
 
@@ -73,12 +73,6 @@ class ArchiveOptions:
 
 def sidecar_key(key: str) -> str:
     return key + SIDECAR_SUFFIX
-
-
-def facts_from_json(data: bytes) -> ObjectFacts:
-    raw = json.loads(data)
-    raw["columns"] = [Column(**c) for c in raw.get("columns", [])]
-    return ObjectFacts(**raw)
 
 
 class ArchiveRun:
@@ -405,11 +399,6 @@ class _Progress:
 
 def _selection(job: Job, part: Slice) -> formats.Selection:
     return formats.Selection.of(part, job.date_column)
-
-
-def count_job_rows(executor: psycopg.Connection | psycopg.Cursor, job: Job) -> int:
-    """The rows the job's slices hold now (`count(*)` of each)."""
-    return sum(int(scalar(executor, _selection(job, part).select(sql.SQL("count(*)")))) for part in job.slices)
 
 
 def _has_rows(cursor: psycopg.Cursor, job: Job, part: Slice) -> bool:

@@ -13,12 +13,11 @@ from datetime import datetime
 from pathlib import Path
 
 from pgarchiver_tui.cache import Cache, Record
-from pgarchiver_tui.engine import facts_from_json
-from pgarchiver_tui.errors import ConfigError, StorageError
-from pgarchiver_tui.model import Column, Job, ObjectFacts, Slice
-from pgarchiver_tui.periods import Duration, Period, safe_segment
+from pgarchiver_tui.core.errors import ConfigError, StorageError
+from pgarchiver_tui.core.model import Column, Job, ObjectFacts, Slice, facts_from_json
+from pgarchiver_tui.core.periods import Duration, Period, safe_segment
+from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.pipeline import codecs, formats
-from pgarchiver_tui.settings import Settings
 from pgarchiver_tui.storage import SIDECAR_SUFFIX, ObjectInfo, Storage, Unfinished
 
 _DATE_FIELDS = ("YYYY", "MM", "DD", "HH")

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from pgarchiver_tui.database import scalar
-from pgarchiver_tui.errors import ConfigError, PrivilegeError
-from pgarchiver_tui.model import Column, Source, SourceKind
-from pgarchiver_tui.periods import Duration, Period
+from pgarchiver_tui.core.errors import ConfigError, PrivilegeError
+from pgarchiver_tui.core.model import Column, Source, SourceKind
+from pgarchiver_tui.core.periods import Duration, Period
+from pgarchiver_tui.db.connection import scalar
 
 _DATE_TYPES = ("date", "timestamp without time zone", "timestamp with time zone")
 _RANGE_BOUND = re.compile(r"^FOR VALUES FROM \((.+)\) TO \((.+)\)$", re.S)
@@ -108,15 +108,6 @@ def columns_of(conn: psycopg.Connection, schema: str, name: str) -> list[Column]
         (schema, name),
     ).fetchall()
     return [Column(n, t) for n, t in rows]
-
-
-def split_table_name(table: str, schema: str | None) -> tuple[str, str]:
-    if schema:
-        return schema, table
-    if "." in table:
-        head, tail = table.split(".", 1)
-        return head, tail
-    return "public", table
 
 
 def discover(conn: psycopg.Connection, schema: str, table: str, date_column: str | None = None) -> Discovery:

@@ -9,10 +9,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from pgarchiver_tui.archived import ArchivedObject
-from pgarchiver_tui.errors import Cancelled, IntegrityError
-from pgarchiver_tui.events import Event, JobProgress, JobStarted, Stage
-from pgarchiver_tui.model import Column, Job
+from pgarchiver_tui.commands.holdings import ArchivedObject
+from pgarchiver_tui.core.errors import Cancelled, IntegrityError
+from pgarchiver_tui.core.events import Event, JobProgress, JobStarted, Stage
+from pgarchiver_tui.core.model import Column, Job
 from pgarchiver_tui.pipeline import codecs, decode, digest
 from pgarchiver_tui.storage import Storage
 

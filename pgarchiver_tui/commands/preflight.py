@@ -9,9 +9,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from pgarchiver_tui.database import connect
-from pgarchiver_tui.errors import ConfigError, PrivilegeError
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.core.errors import ConfigError, PrivilegeError
+from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.db.connection import connect
 from pgarchiver_tui.storage.destination import open_destination
 
 PROBE_PREFIX = ".pgarchiver-probe-"

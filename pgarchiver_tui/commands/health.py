@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pgarchiver_tui.errors import ArchiverError
+from pgarchiver_tui.core.errors import ArchiverError
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,8 @@ class Check:
 
 def run_checks(settings, probe_prefix: str = ".pgarchiver-health/") -> list[Check]:
     from pgarchiver_tui.cache import open_cache
-    from pgarchiver_tui.database import connect, scalar
-    from pgarchiver_tui.discovery import check_privileges, discover
+    from pgarchiver_tui.db.connection import connect, scalar
+    from pgarchiver_tui.db.discovery import check_privileges, discover
     from pgarchiver_tui.storage.destination import open_destination
 
     checks: list[Check] = []

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pgarchiver_tui.cache import Cache, open_cache
-from pgarchiver_tui.database import connect, translated_errors
-from pgarchiver_tui.discovery import Discovery, check_privileges, discover, holds_rows
-from pgarchiver_tui.engine import ArchiveOptions, ArchiveRun, utc_now
-from pgarchiver_tui.errors import ConfigError
-from pgarchiver_tui.events import Event
-from pgarchiver_tui.plan import Plan, make_plan
-from pgarchiver_tui.retry import RetryPolicy
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.commands.archive.plan import Plan, make_plan
+from pgarchiver_tui.commands.archive.run import ArchiveOptions, ArchiveRun, utc_now
+from pgarchiver_tui.core.errors import ConfigError
+from pgarchiver_tui.core.events import Event
+from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.db.connection import connect, translated_errors
+from pgarchiver_tui.db.discovery import Discovery, check_privileges, discover, holds_rows
+from pgarchiver_tui.runner.retry import RetryPolicy
 from pgarchiver_tui.storage import Storage
 from pgarchiver_tui.storage.destination import open_destination
 

@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 
 import psycopg
 
-from pgarchiver_tui.database import connect
+from pgarchiver_tui.db.connection import connect
 
 Item = TypeVar("Item")
 

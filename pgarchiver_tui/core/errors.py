@@ -43,3 +43,7 @@ class Cancelled(ArchiverError):
     """The run was asked to stop."""
 
     category = "cancelled"
+
+
+# Exit codes: what a script or cron alerting reads.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -14,9 +14,9 @@ from typing import Any
 import platformdirs
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from pgarchiver_tui.errors import ConfigError
-from pgarchiver_tui.periods import Duration, Period, TemplateError, check_template, day_range
-from pgarchiver_tui.pipeline import codecs, formats
+from pgarchiver_tui.core.choices import check_format, codec_choice
+from pgarchiver_tui.core.errors import ConfigError
+from pgarchiver_tui.core.periods import Duration, Period, TemplateError, check_template, day_range
 
 ENV_PREFIX = "PGARCHIVER_"
 SECRET_FIELDS = ("db_password", "s3_secret_key", "s3_access_key")
@@ -99,7 +99,7 @@ class Settings:
         return f"{host}:{port}/{name}"
 
     def qualified_table(self) -> tuple[str, str]:
-        from pgarchiver_tui.discovery import split_table_name
+        from pgarchiver_tui.core.model import split_table_name
 
         if not self.table:
             raise ConfigError("no table given; use --table NAME (or schema.name)")
@@ -136,8 +136,8 @@ class Settings:
         self.requested_range()
         self.duration()
         try:
-            formats.get_format(self.output_format)
-            codec = codecs.get_codec(self.compression)
+            check_format(self.output_format)
+            codec = codec_choice(self.compression)
             if self.compression_level is not None:
                 codec.check_level(self.compression_level)
             check_template(self.path_template)

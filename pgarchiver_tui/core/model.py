@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import Enum
 
-from pgarchiver_tui.periods import Duration, Period
+from pgarchiver_tui.core.periods import Duration, Period
 
 
 class SourceKind(str, Enum):
@@ -97,3 +98,18 @@ class ObjectFacts:
     part_sizes: list[int] = field(default_factory=list)
     tool_version: str = ""
     created_at: str = ""
+
+
+def split_table_name(table: str, schema: str | None) -> tuple[str, str]:
+    if schema:
+        return schema, table
+    if "." in table:
+        head, tail = table.split(".", 1)
+        return head, tail
+    return "public", table
+
+
+def facts_from_json(data: bytes) -> ObjectFacts:
+    raw = json.loads(data)
+    raw["columns"] = [Column(**c) for c in raw.get("columns", [])]
+    return ObjectFacts(**raw)

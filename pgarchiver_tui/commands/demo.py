@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import platformdirs
 
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.commands.demo_data import seed_events
+from pgarchiver_tui.core.errors import ConfigError
+from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.db.throwaway import ThrowawayPostgres, ThrowawayPostgresError
 
 DEMO_TABLE = "events"
 DEMO_FIRST_DAY = date(2024, 1, 1)
@@ -29,28 +34,18 @@ def demo_settings(dsn: str, local_dir: str | None, workers: int) -> Settings:
     )
 
 
-def run_demo(local_dir: str | None, workers: int, headless: bool, as_json: bool = False) -> int:
-    from pgarchiver_tui.cli import fail, run_headless
-    from pgarchiver_tui.demo_data import seed_events
-    from pgarchiver_tui.throwaway import ThrowawayPostgres, ThrowawayPostgresError
-
+@contextmanager
+def demo_database(local_dir: str | None, workers: int) -> Iterator[Settings]:
+    """A throwaway PostgreSQL seeded with the demo table, for as long as the block runs; its settings."""
     print("pgarchiver-tui demo: starting a throwaway PostgreSQL …", file=sys.stderr, flush=True)
     try:
         server = ThrowawayPostgres().start()
     except ThrowawayPostgresError as exc:
-        return fail(str(exc))
+        raise ConfigError(str(exc)) from None
     try:
         print(f"pgarchiver-tui demo: seeding {DEMO_TABLE}: {DEMO_DAYS} daily partitions × {DEMO_ROWS_PER_DAY} "
               "rows (jsonb, numeric, uuid, text) …", file=sys.stderr, flush=True)
         seed_events(server.dsn, DEMO_TABLE, DEMO_FIRST_DAY, DEMO_DAYS, DEMO_ROWS_PER_DAY)
-        settings = demo_settings(server.dsn, local_dir, workers)
-        if not headless:
-            from pgarchiver_tui.cli import open_tui
-
-            return open_tui(settings)
-        settings = Settings(**{**settings.__dict__, "json": as_json})
-        code = run_headless(settings)
-        print(f"pgarchiver-tui demo: the archive is in {settings.local_dir}", file=sys.stderr, flush=True)
-        return code
+        yield demo_settings(server.dsn, local_dir, workers)
     finally:
         server.stop()

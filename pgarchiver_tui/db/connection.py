@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from psycopg import IsolationLevel, errors
 
-from pgarchiver_tui.errors import Cancelled, ConfigError, DatabaseError, PrivilegeError
+from pgarchiver_tui.core.errors import Cancelled, ConfigError, DatabaseError, PrivilegeError
 
 APPLICATION_NAME = "pgarchiver-tui"
 TRANSIENT_SQLSTATES = ("57P01", "57P02", "57P03", "40001", "40P01")

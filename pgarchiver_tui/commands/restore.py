@@ -23,20 +23,32 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from pgarchiver_tui.archived import ArchivedObject, by_period, check_settings, find_archived, open_archive
-from pgarchiver_tui.database import connect, first_line, scalar, translate
-from pgarchiver_tui.discovery import columns_of, discover, legacy_bounds, split_table_name
-from pgarchiver_tui.errors import ArchiverError, Cancelled, ConfigError, IntegrityError
-from pgarchiver_tui.events import Notice, RunStarted, Stage
-from pgarchiver_tui.model import Column
-from pgarchiver_tui.periods import Period
+from pgarchiver_tui.commands.holdings import (
+    ArchivedObject,
+    by_period,
+    check_settings,
+    find_archived,
+    open_archive,
+)
+from pgarchiver_tui.commands.readback import Meter, ReadBack
+from pgarchiver_tui.core.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ArchiverError,
+    Cancelled,
+    ConfigError,
+    IntegrityError,
+)
+from pgarchiver_tui.core.events import Notice, RunStarted, Stage
+from pgarchiver_tui.core.model import Column, split_table_name
+from pgarchiver_tui.core.periods import Period
+from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.db.connection import connect, first_line, scalar, translate
+from pgarchiver_tui.db.discovery import columns_of, discover, legacy_bounds
 from pgarchiver_tui.pipeline.copy_in import column_definitions, load
-from pgarchiver_tui.readback import Meter, ReadBack
-from pgarchiver_tui.report import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from pgarchiver_tui.result_log import ResultLog
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.runner.workers import ConnectedWorkers
 from pgarchiver_tui.storage import Storage
-from pgarchiver_tui.workers import ConnectedWorkers
 
 BOOKKEEPING = "pgarchiver_restored"
 _RANGE_KEY = re.compile(r'^RANGE \(("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)\)$')
@@ -381,22 +393,3 @@ def prepare_restore(settings: Settings, target_table: str | None, emit: Callable
     with connect(options.conninfo, snapshot=False):
         pass  # a wrong connection is bad input: found now, not once per object
     return RestoreRun(objects, storage, options, emit, notes)
-
-
-class RestoreLog(ResultLog):
-    result_type, report_type = RestoreResult, RestoreReport
-
-    def line(self, result: RestoreResult) -> None:
-        level = {"failed": "error", "cancelled": "warning"}.get(result.outcome, "info")
-        detail = f" [{result.category}]" if result.category else ""
-        rows = f": {result.rows:,} rows" if result.outcome == "restored" else ""
-        self.reporter.log(level, result.outcome, f"{result.outcome} {result.key}{detail}{rows} {result.reason}"
-                          .rstrip(), **{**asdict(result), "seconds": round(result.seconds, 3)})
-
-    def summary(self, report: RestoreReport) -> None:
-        counts = report.summary()
-        head = "interrupted" if report.cancelled else "finished"
-        self.reporter.log("error" if report.exit_code else "info", "summary",
-                          f"{head}: {counts['restored']} restored, {counts['skipped']} skipped, "
-                          f"{counts['failed']} failed, {counts['cancelled']} cancelled, {counts['dry-run']} "
-                          f"dry run; {counts['rows']:,} rows in {report.seconds:.1f}s", **counts)

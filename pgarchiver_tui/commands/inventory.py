@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pgarchiver_tui.cache import Cache, Record
-from pgarchiver_tui.database import connect
-from pgarchiver_tui.engine import count_job_rows
-from pgarchiver_tui.model import Job, Slice
+from pgarchiver_tui.core.model import Job, Slice
+from pgarchiver_tui.db.connection import connect
+from pgarchiver_tui.db.queries import count_job_rows
 
 NEW, ARCHIVED, CHANGED, FAILED = "new", "archived", "changed", "failed"
 STATUSES = (NEW, ARCHIVED, CHANGED, FAILED)

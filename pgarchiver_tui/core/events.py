@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from pgarchiver_tui.model import Job
+from pgarchiver_tui.core.model import Job
 
 
 class Stage(str, Enum):

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from pgarchiver_tui.errors import Cancelled
+from pgarchiver_tui.core.errors import Cancelled
 
 
 class RateLimiter:

@@ -16,22 +16,35 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from pgarchiver_tui.archived import ArchivedObject, Holdings, check_settings, find_archived, open_archive
 from pgarchiver_tui.cache import Cache, open_cache
-from pgarchiver_tui.database import connect, first_line
-from pgarchiver_tui.discovery import discover
-from pgarchiver_tui.engine import count_job_rows
-from pgarchiver_tui.errors import ArchiverError, Cancelled, ConfigError, IntegrityError
-from pgarchiver_tui.events import Notice, RunStarted, Stage
-from pgarchiver_tui.model import Column, Job, Slice, Source
+from pgarchiver_tui.commands.holdings import (
+    ArchivedObject,
+    Holdings,
+    check_settings,
+    find_archived,
+    open_archive,
+)
+from pgarchiver_tui.commands.readback import Meter, ReadBack
+from pgarchiver_tui.core.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ArchiverError,
+    Cancelled,
+    ConfigError,
+    IntegrityError,
+)
+from pgarchiver_tui.core.events import Notice, RunStarted, Stage
+from pgarchiver_tui.core.model import Column, Job, Slice, Source
+from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.core.units import human_bytes
+from pgarchiver_tui.db.connection import connect, first_line
+from pgarchiver_tui.db.discovery import discover
+from pgarchiver_tui.db.queries import count_job_rows
 from pgarchiver_tui.pipeline.copy_in import column_definitions, load
 from pgarchiver_tui.pipeline.formats import Selection
-from pgarchiver_tui.readback import Meter, ReadBack
-from pgarchiver_tui.report import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, human_bytes
-from pgarchiver_tui.result_log import ResultLog
-from pgarchiver_tui.settings import Settings
+from pgarchiver_tui.runner.workers import ConnectedWorkers
 from pgarchiver_tui.storage import Storage
-from pgarchiver_tui.workers import ConnectedWorkers
 
 DEEP_TABLE = sql.Identifier("pgarchiver_deep")
 
@@ -300,28 +313,3 @@ def prepare_verify(settings: Settings, deep: bool, emit: Callable[[Any], None],
     options = VerifyOptions(conninfo, deep, settings.workers, settings.date_column, settings.statement_timeout,
                             record=not settings.dry_run)
     return VerifyRun(holdings, storage, cache, options, emit, sources, notes)
-
-
-class VerifyLog(ResultLog):
-    result_type, report_type = ObjectCheck, VerifyReport
-
-    def line(self, check: ObjectCheck) -> None:
-        fields = {"key": check.key, "kind": check.kind, "ok": check.ok, "rows": check.rows,
-                  "live_rows": check.live_rows, "problems": check.problems, "notes": check.notes}
-        if check.cancelled:
-            self.reporter.log("warning", "cancelled", f"cancelled {check.key}", **fields)
-        elif check.ok:
-            live = f", live table {check.live_rows:,}" if check.live_rows is not None else ""
-            notes = f" ({'; '.join(check.notes)})" if check.notes else ""
-            self.reporter.log("info", "verified", f"ok {check.key}: {check.rows or 0:,} rows{live}, "
-                              f"{human_bytes(check.bytes_out)}, checksums match{notes}", **fields)
-        else:
-            self.reporter.log("error", "problem", f"PROBLEM {check.key}: {'; '.join(check.problems)}", **fields)
-
-    def summary(self, report: VerifyReport) -> None:
-        counts = report.summary()
-        head = "interrupted" if report.cancelled else "verified"
-        self.reporter.log("error" if report.exit_code else "info", "summary",
-                          f"{head}: {counts['objects']} objects, {counts['ok']} ok, {counts['problems']} with "
-                          f"problems, {counts['orphans']} orphans, {counts['unfinished']} unfinished uploads; "
-                          f"{counts['rows']:,} rows in {report.seconds:.1f}s", **counts)
