@@ -41,8 +41,9 @@ def mask_url(url: str) -> str:
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
         netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{host}" if ":" in userinfo else f"{userinfo}@{host}"
-    query = urlencode([(k, MASK if _SECRET_PARAM.search(k) else v) for k, v in parse_qsl(parts.query)], safe=":/")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    query = urlencode([(k, MASK if _SECRET_PARAM.search(k) else redact(v)) for k, v in parse_qsl(parts.query)],
+                      safe=":/@*")
+    return redact(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
 
 
 def redact(text: str) -> str:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -95,3 +96,37 @@ def get(url: str, token: str | None = None, method: str = "GET", cookie: str | N
             return Answer(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
     except urllib.error.HTTPError as error:
         return Answer(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+
+class EventStream:
+    """/api/events read as a client would: one server-sent event at a time (blocking, with a timeout)."""
+
+    def __init__(self, base: str, token: str) -> None:
+        request = urllib.request.Request(f"{base}/api/events", headers={"Authorization": f"Bearer {token}"})
+        self.response = urllib.request.urlopen(request, timeout=20)
+
+    def next(self) -> tuple[str, dict[str, Any]]:
+        name, data = "", ""
+        while True:
+            line = self.response.readline().decode()
+            if not line:
+                raise AssertionError("the event stream ended")
+            line = line.rstrip("\n")
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                data = line[6:]
+            elif line == "" and name:
+                return name, json.loads(data)
+
+    def until(self, wanted: str, condition: Any = lambda data: True, timeout: float = 20.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {wanted} event as expected within {timeout} s")
+            name, data = self.next()
+            if name == wanted and condition(data):
+                return data
+
+    def close(self) -> None:
+        self.response.close()

@@ -70,7 +70,8 @@ const fmtRatio = (ratio) => (ratio == null ? "–" : `${ratio.toFixed(1)}×`);
 
 function parseStamp(text) {
   if (!text) return null;
-  const when = new Date(text);
+  // the cache writes UTC, sometimes without a zone (periods): never read those as local time
+  const when = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : text + "Z");
   return Number.isNaN(when.getTime()) ? null : when;
 }
 
