@@ -178,8 +178,8 @@ function renderRecords(answer) {
       el("td", { "data-label": "Archived", title: fmtWhen(r.finished_at || r.error_at),
                  text: fmtAgo(r.finished_at || r.error_at) }),
       el("td", { "data-label": "Verified" }, verified),
-      el("td", { class: "key-col", "data-label": "Key" },
-         el("span", { class: "key", text: r.key }),
+      el("td", { class: "key-col", "data-label": "Object" },
+         el("span", { class: "key", title: r.key, text: r.key.slice(r.key.lastIndexOf("/") + 1) }),
          r.error ? el("span", { class: "error-line", text: r.error }) : null));
     const open = () => openDetail(r.destination, r.key, true);
     row.addEventListener("click", open);
