@@ -95,6 +95,7 @@ class LiveState:
         self.flush_seconds = flush_seconds
         self.clock = clock
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
@@ -203,16 +204,17 @@ class LiveState:
                 self._stop.wait(self.flush_seconds)  # the rate limit: events arriving meanwhile are batched
 
     def write(self) -> None:
-        with self._lock:
-            self.state["heartbeat"] = time.time()  # liveness is wall-clock time, whatever clock stamps show
-            document = json.dumps(self.state, separators=(",", ":"))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temp = self.path.with_name(f".{self.path.name}.tmp")
-        try:
-            temp.write_text(document)
-            os.replace(temp, self.path)
-        except OSError:
-            temp.unlink(missing_ok=True)  # a full disk must not stop the run: the viewer just sees less
+        with self._write_lock:  # one writer of the temporary file at a time (the flusher, or a caller)
+            with self._lock:
+                self.state["heartbeat"] = time.time()  # liveness is wall-clock time, whatever clock stamps show
+                document = json.dumps(self.state, separators=(",", ":"))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temp = self.path.with_name(f".{self.path.name}.tmp")
+            try:
+                temp.write_text(document)
+                os.replace(temp, self.path)
+            except OSError:
+                temp.unlink(missing_ok=True)  # a full disk must not stop the run: the viewer just sees less
 
     def close(self) -> None:
         """End the run: stop writing and remove the file. Safe to call twice, and from the flusher's caller."""

@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pgarchiver_tui.events import (
     JobProgress,
@@ -129,3 +130,30 @@ def test_files_of_dead_processes_and_stopped_heartbeats_are_not_current(tmp_path
     assert [run["pid"] for run in snapshot.runs] == [os.getpid()], "only the live run is shown"
     live.close()
     assert snapshot.poll().runs == [], "the end of the run reaches the viewer"
+
+
+def test_headless_verify_and_restore_publish_their_runs(archive: Any, monkeypatch: Any) -> None:
+    """The commands' own wiring: every state written is kept here; the file is gone at the end."""
+    from pgarchiver_tui.cli import main
+
+    written: list[dict] = []
+    original = LiveState.write
+
+    def spy(self: LiveState) -> None:
+        original(self)
+        with self._lock:
+            written.append(json.loads(json.dumps(self.state)))
+
+    monkeypatch.setattr(LiveState, "write", spy)
+    common = ["--no-ui", "--dsn", archive.dsn, "--table", "events", "--local-dir", str(archive.local_dir),
+              "--cache-dir", str(archive.cache_dir)]
+    assert main(["verify", *common]) == 0
+    verify = [s for s in written if s["command"] == "verify"]
+    assert verify and verify[-1]["jobs"] == 5, "the run was published"
+    assert not list(runs_dir(str(archive.cache_dir)).glob("*.json")), "no file left behind"
+
+    assert main(["restore", *common, "--target-table", "public.events_back", "--start-date", "2024-01-02",
+                 "--end-date", "2024-01-02"]) == 0
+    restore = [s for s in written if s["command"] == "restore"]
+    assert restore and restore[0]["jobs"] == 1 and restore[0]["destination"].startswith("file://")
+    assert not list(runs_dir(str(archive.cache_dir)).glob("*.json"))
