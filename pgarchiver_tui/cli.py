@@ -391,7 +391,11 @@ def run_viewer_command(args: argparse.Namespace) -> int:
     except ArchiverError as exc:
         return fail(str(exc))
     print(viewer.banner(), file=sys.stderr, flush=True)
-    viewer.serve_forever()
+    try:
+        viewer.serve_forever()
+    except KeyboardInterrupt:  # uvicorn hands Ctrl-C back once it has shut down: the normal way to stop
+        pass
+    print(f"{PROG}: viewer stopped", file=sys.stderr)
     return 0
 
 

@@ -92,7 +92,7 @@ class CacheFile:
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
             self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=5,
-                                       check_same_thread=False)
+                                       check_same_thread=False, isolation_level=None)
             self._db.row_factory = sqlite3.Row
         return self._db
 
@@ -105,9 +105,12 @@ class CacheFile:
         if version == self._version:
             return None
         started = time.monotonic()
-        with db:  # one read transaction: the records and the meta agree
+        db.execute("BEGIN")  # one read transaction: the records and the meta agree
+        try:
             row = db.execute("SELECT value FROM meta WHERE name = 'destination'").fetchone()
             rows = db.execute("SELECT * FROM objects").fetchall()
+        finally:
+            db.execute("ROLLBACK")  # ends the snapshot at once, so writers can checkpoint the WAL
         self._version = version
         self.destination = mask_url(row[0]) if row else ""
         fresh = {r["key"]: record_view(self.id, dict(r)) for r in rows}

@@ -19,8 +19,10 @@ def viewer_command(*args: str, env: dict[str, str] | None = None) -> subprocess.
 
 
 def test_it_listens_on_loopback_with_a_fresh_token_printed_in_its_url(tmp_path: Path) -> None:
-    first = ViewerProcess(tmp_path)
-    second = ViewerProcess(tmp_path)
+    cache_dir = tmp_path / "empty-cache"
+    cache_dir.mkdir()
+    first = ViewerProcess(cache_dir)
+    second = ViewerProcess(cache_dir)
     try:
         assert first.url.startswith("http://127.0.0.1:") and "/?token=" in first.url
         assert len(first.token) >= 24 and first.token != second.token
@@ -29,6 +31,8 @@ def test_it_listens_on_loopback_with_a_fresh_token_printed_in_its_url(tmp_path: 
     finally:
         first.stop()
         second.stop()
+    assert first.proc.returncode == 0, "Ctrl-C ends the viewer cleanly"
+    assert not list(cache_dir.iterdir()), "it wrote nothing into the cache dir"
 
 
 def test_the_token_comes_from_the_flag_or_the_environment(tmp_path: Path) -> None:
