@@ -143,7 +143,7 @@ class LiveState:
             self._stop.clear()
             self._flusher = threading.Thread(target=self._flush_loop, name="live-state", daemon=True)
             self._flusher.start()
-        self._dirty.set()
+        self.write()  # at once: however short the run, a reader can see that it started
 
     def _apply(self, event: object) -> None:
         state = self.state
