@@ -25,6 +25,7 @@ from tests.viewer.conftest import CHROMIUM, CHROMIUM_ARGS
 NOW = datetime(2024, 3, 4, 9, 30, tzinfo=UTC)
 DESTINATION = "s3://archive-prod/?endpoint=https://s3.eu-central.example.com"
 TOKEN = "screenshot-token-not-secret"
+COLOR_SCHEME = "light"
 
 
 def stamp(moment: datetime) -> str:
@@ -114,7 +115,7 @@ def shoot(target: Path, cache_dir: Path) -> list[Path]:
                 ("viewer-phone-records", {"width": 390, "height": 844}, "records"),
                 ("viewer-detail", {"width": 1280, "height": 820}, "detail"),
             ]:
-                context = browser.new_context(viewport=size, color_scheme="light", device_scale_factor=1)
+                context = browser.new_context(viewport=size, color_scheme=COLOR_SCHEME, device_scale_factor=1)
                 page = context.new_page()
                 page.clock.set_fixed_time(NOW)
                 page.goto(viewer.url + ("&status=problem" if after == "detail" else ""))
