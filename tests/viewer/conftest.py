@@ -41,8 +41,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module: Playwright's sync API keeps an event loop running in this thread while it
+    is open, and other tests (the TUI's) need asyncio.run afterwards."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
