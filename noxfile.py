@@ -1,4 +1,4 @@
-"""Sessions: tests (the README's test command), lint, typecheck, bench, screenshots."""
+"""Sessions: tests (the README's test command), lint, typecheck, bench, screenshots, screenshots_viewer."""
 
 import nox
 
@@ -43,3 +43,11 @@ def screenshots(session: nox.Session) -> None:
     """Regenerate screenshots/*.svg from the app (the README shows them)."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "tests.tui.make_screenshots", "screenshots")
+
+
+@nox.session
+def screenshots_viewer(session: nox.Session) -> None:
+    """Regenerate screenshots/viewer-*.png from the web viewer's real page in Debian's Chromium (fixed data,
+    a frozen clock). Needs /usr/bin/chromium (`apt-get install chromium`)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "tests.viewer.make_screenshots", "screenshots")

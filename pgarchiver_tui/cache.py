@@ -71,9 +71,13 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def cache_base(cache_dir: str | None = None) -> Path:
+    """The folder of the caches (one file per destination) and of the live state of runs (`runs/`)."""
+    return Path(cache_dir) if cache_dir else Path(platformdirs.user_cache_dir("pgarchiver-tui"))
+
+
 def cache_path(destination_url: str, cache_dir: str | None = None) -> Path:
-    base = Path(cache_dir) if cache_dir else Path(platformdirs.user_cache_dir("pgarchiver-tui"))
-    return base / f"{hashlib.sha256(destination_url.encode()).hexdigest()[:16]}.sqlite"
+    return cache_base(cache_dir) / f"{hashlib.sha256(destination_url.encode()).hexdigest()[:16]}.sqlite"
 
 
 class Cache:

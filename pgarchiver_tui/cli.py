@@ -13,9 +13,11 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from pgarchiver_tui import __version__
+from pgarchiver_tui.cache import cache_base
 from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ArchiverError
 from pgarchiver_tui.core.events import Event
 from pgarchiver_tui.core.settings import Settings, load_settings
+from pgarchiver_tui.render.live_state import LiveState
 from pgarchiver_tui.render.metrics import RunMetrics, serve, write_textfile
 from pgarchiver_tui.render.report import (
     HeadlessReporter,
@@ -118,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (add_database_options, add_table_options, add_output_options, add_destination_options,
                 add_run_options):
         add(archive)
+    viewing = archive.add_argument_group("web viewer (extra `viewer`)")
+    viewing.add_argument("--viewer", action="store_true",
+                         help="serve the web viewer on 127.0.0.1 while the run lasts (headless runs)")
+    viewing.add_argument("--viewer-port", type=int, default=0, metavar="PORT", help="its port (default: a free one)")
     archive.set_defaults(handler=run_archive_command)
     demo = commands.add_parser("demo", help="archive a seeded table of a throwaway PostgreSQL into a directory")
     demo.add_argument("--no-ui", action="store_true", default=None, help="run headless")
@@ -148,10 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--target-table", metavar="NAME",
                          help="restore into this table (schema.name) instead of the archived one")
     restore.set_defaults(handler=run_restore_command)
+    viewer = commands.add_parser("viewer", help="serve the caches and the runs in progress to a browser, read-only")
+    viewer.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
+    viewer.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    viewer.add_argument("--cache-dir", metavar="DIR", help="the caches to show (default: the user cache dir)")
+    viewer.add_argument("--token", help="the token every request needs (default: PGARCHIVER_VIEWER_TOKEN, "
+                                        "else a random one, printed with the URL)")
+    viewer.add_argument("--config", metavar="FILE", help="TOML config file (for its cache_dir)")
+    viewer.add_argument("--profile", help="a [profiles.NAME] table of the config file")
+    viewer.set_defaults(handler=run_viewer_command)
     return parser
 
 
-COMMANDS = ("archive", "demo", "health", "validate", "verify", "restore")
+COMMANDS = ("archive", "demo", "health", "validate", "verify", "restore", "viewer")
 
 
 SECRET_FLAGS = ("--db-password", "--s3-secret-key", "--s3-access-key", "--dsn")
@@ -219,8 +234,11 @@ def run_archive_command(args: argparse.Namespace) -> int:
     except ArchiverError as exc:
         return fail(str(exc), as_json=bool(args.json))
     if not settings.no_ui:
+        if args.viewer:
+            return fail("--viewer serves during headless runs (--no-ui); beside the TUI run "
+                        f"`{PROG} viewer` in another terminal")
         return open_tui(settings)
-    return run_headless(settings)
+    return run_headless(settings, viewer_port=args.viewer_port if args.viewer else None)
 
 
 def open_tui(settings: Settings) -> int:
@@ -229,27 +247,37 @@ def open_tui(settings: Settings) -> int:
     return run_app(settings)
 
 
-def run_headless(settings: Settings, reporter: HeadlessReporter | None = None) -> int:
+def run_headless(settings: Settings, reporter: HeadlessReporter | None = None,
+                 viewer_port: int | None = None) -> int:
     from pgarchiver_tui.commands.archive.prepare import prepare
 
     reporter = reporter or HeadlessReporter(log_format=settings.log_format)
+    viewer = None
     try:
+        viewer = _start_viewer(settings, viewer_port) if viewer_port is not None else None
         prepared = prepare(settings)
     except ArchiverError as exc:
+        if viewer is not None:
+            viewer.stop()
         return fail(str(exc), usage_or_failure(exc), as_json=settings.json)
     metrics = RunMetrics(".".join(settings.qualified_table()))
     server = serve(metrics, settings.metrics_port) if settings.metrics_port else None
+    live = LiveState("archive", settings.cache_dir)
+
     def emit(event: Event) -> None:
         reporter(event)
         metrics(event)
+        live(event)
 
     run = prepared.run(emit)
     try:
-        with _stop_on_signals(run.cancel):
+        with live, _stop_on_signals(run.cancel):
             finished = run.run()
     finally:
         if server is not None:
             server.shutdown()
+        if viewer is not None:
+            viewer.stop()
     if settings.metrics_file:
         write_textfile(settings.metrics_file, metrics.render())
     if prepared.cache:
@@ -258,6 +286,14 @@ def run_headless(settings: Settings, reporter: HeadlessReporter | None = None) -
         print(json_report(finished, {"destination": prepared.storage.url,
                                      "database": settings.database_label()}))
     return exit_code(finished)
+
+
+def _start_viewer(settings: Settings, port: int) -> Any:
+    from pgarchiver_tui.viewer.server import open_viewer
+
+    viewer = open_viewer(cache_base(settings.cache_dir), port=port)
+    print(viewer.banner(), file=sys.stderr, flush=True)
+    return viewer.start_in_thread()
 
 
 class _stop_on_signals:
@@ -326,31 +362,48 @@ def run_verify_command(args: argparse.Namespace) -> int:
     from pgarchiver_tui.commands.verify import prepare_verify
     from pgarchiver_tui.render.result_log import VerifyLog
 
-    return _run_reading_back(args, lambda settings, reporter: prepare_verify(
-        settings, bool(args.deep), VerifyLog(reporter)))
+    return _run_reading_back(args, VerifyLog, lambda settings, emit: prepare_verify(settings, bool(args.deep), emit))
 
 
 def run_restore_command(args: argparse.Namespace) -> int:
     from pgarchiver_tui.commands.restore import prepare_restore
     from pgarchiver_tui.render.result_log import RestoreLog
 
-    return _run_reading_back(args, lambda settings, reporter: prepare_restore(
-        settings, args.target_table, RestoreLog(reporter)))
+    return _run_reading_back(args, RestoreLog, lambda settings, emit: prepare_restore(settings, args.target_table,
+                                                                                      emit))
 
 
-def _run_reading_back(args: argparse.Namespace, prepare: Callable[[Settings, HeadlessReporter], Any]) -> int:
+def _run_reading_back(args: argparse.Namespace, log: Callable[[HeadlessReporter], Callable[[Any], None]],
+                      prepare: Callable[[Settings, Callable[[Any], None]], Any]) -> int:
     """verify and restore, headless (with or without --no-ui until the TUI offers them)."""
     try:
         settings = settings_from(args)
-        reporter = HeadlessReporter(log_format=settings.log_format)
-        run = prepare(settings, reporter)
+        live = LiveState(args.command, settings.cache_dir)
+        run = prepare(settings, live.tee(log(HeadlessReporter(log_format=settings.log_format))))
     except ArchiverError as exc:
         return fail(str(exc), usage_or_failure(exc), as_json=bool(args.json))
-    with _stop_on_signals(run.cancel):
+    with live, _stop_on_signals(run.cancel):
         report = run.run()
     if settings.json:
         print(report.to_json())
     return report.exit_code
+
+
+def run_viewer_command(args: argparse.Namespace) -> int:
+    from pgarchiver_tui.viewer.server import open_viewer
+
+    try:
+        settings = load_settings({"cache_dir": args.cache_dir}, config=args.config, profile=args.profile)
+        viewer = open_viewer(cache_base(settings.cache_dir), args.host, args.port, args.token)
+    except ArchiverError as exc:
+        return fail(str(exc))
+    print(viewer.banner(), file=sys.stderr, flush=True)
+    try:
+        viewer.serve_forever()
+    except KeyboardInterrupt:  # uvicorn hands Ctrl-C back once it has shut down: the normal way to stop
+        pass
+    print(f"{PROG}: viewer stopped", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,7 @@ from pgarchiver_tui.cache import Cache, Record, open_cache
 from pgarchiver_tui.commands.restore import prepare_restore as prepare_restore_run
 from pgarchiver_tui.core.errors import ArchiverError
 from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.render.live_state import LiveState
 from pgarchiver_tui.storage.destination import open_destination
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import age_text, human_bytes, parse_stamp, ratio_text, rows_text
@@ -314,7 +315,8 @@ class CacheScreen(Screen[None]):
     def prepare_restore(self, table: str, keys: tuple[str, ...], choice: RestoreChoice) -> RestoreScreen:
         settings = replace(verify_settings(self.settings, table), dry_run=choice.dry_run)
         buffer = EventBuffer()
-        return RestoreScreen(prepare_restore_run(settings, choice.target, buffer.put, keys=keys), buffer)
+        emit = LiveState("restore", settings.cache_dir).tee(buffer.put)  # for the web viewer
+        return RestoreScreen(prepare_restore_run(settings, choice.target, emit, keys=keys), buffer)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "prepare-restore":

@@ -28,6 +28,7 @@ from pgarchiver_tui.core.events import (
     RunStarted,
 )
 from pgarchiver_tui.core.model import Job
+from pgarchiver_tui.render.live_state import LiveState
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import human_bytes, rate_text
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
@@ -244,7 +245,8 @@ class RunScreen(WatchScreen):
         self.begin(jobs)
         options = replace(self.prepared.options, dry_run=self.dry_run)
         cache = None if self.dry_run else self.prepared.cache
-        archive_run = ArchiveRun(jobs, options, self.prepared.storage, cache, self.buffer.put,
+        emit = LiveState("archive", self.prepared.settings.cache_dir).tee(self.buffer.put)  # for the web viewer
+        archive_run = ArchiveRun(jobs, options, self.prepared.storage, cache, emit,
                                  notes=self.prepared.notes)
         self.active = archive_run
         self.execute(archive_run.run)

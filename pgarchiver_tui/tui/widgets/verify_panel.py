@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 from pgarchiver_tui.commands.verify import ObjectCheck, VerifyReport, VerifyRun, prepare_verify
 from pgarchiver_tui.core.events import JobProgress, JobStarted, Notice
 from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.render.live_state import LiveState
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.widgets.overall_bar import OverallBar
 
@@ -104,7 +105,8 @@ class VerifyPanel(Vertical):
         for group in groups:
             if self.cancelled:
                 return
-            self.current = prepare_verify(verify_settings(self.settings, group.table), False, self.buffer.put,
+            emit = LiveState("verify", self.settings.cache_dir).tee(self.buffer.put)  # for the web viewer
+            self.current = prepare_verify(verify_settings(self.settings, group.table), False, emit,
                                           keys=group.keys)
             self.current.run()  # emits its report last
 
