@@ -128,8 +128,9 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
         self.emit(RunStarted(len(objects), self.workers, sum(o.rows or 0 for o in objects), self.storage.url,
                              False))
         if not objects:
-            self.notes.append(f"nothing archived for {self.holdings.schema}.{self.holdings.table} under "
-                              f"{self.storage.url}{self.holdings.prefix} in the range; check --table, "
+            # the prefix apart from the URL: an S3 URL ends in ?endpoint=…, after which a prefix would misread
+            self.notes.append(f"nothing archived for {self.holdings.schema}.{self.holdings.table} under prefix "
+                              f"{self.holdings.prefix!r} of {self.storage.url} in the range; check --table, "
                               "--path-template and the dates")
         for note in self.notes:
             self.emit(Notice(note))
