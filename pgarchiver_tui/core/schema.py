@@ -81,7 +81,7 @@ OPTIONS = _options(
     # output
     Option("output_format", "choice", choices=FORMAT_NAMES),
     Option("compression", "choice", choices=tuple(CODEC_CHOICES)),
-    Option("compression_level", "int", 0, 22, example="3"),
+    Option("compression_level", "int", example="3"),  # its range is the codec's: checked by Settings.validate
     Option("zstd_threads", "int", 0, 256, example="2"),
     Option("path_template", "template", empty_ok=True),
     # where
@@ -220,7 +220,7 @@ def _problem(option: Option, value: Any) -> str:
     if kind in ("int", "float", "port"):
         return _range_problem(option, value)
     if kind == "choice":
-        return "" if value in option.choices else f"is not one of {', '.join(option.choices)}"
+        return "" if value in option.choices else f"is unknown; use one of {', '.join(option.choices)}"
     if kind == "date":
         return date_problem(value)
     if kind == "template":
