@@ -9,7 +9,22 @@ from __future__ import annotations
 import errno
 import os
 import socket
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
+
+
+def _answers(check: Callable[..., str]) -> Callable[..., str]:
+    """A check that answers for any text: an unknown ~user or a name too long is a problem, not a traceback."""
+    @wraps(check)
+    def answer(text: str, *args: object) -> str:
+        try:
+            return check(text, *args)
+        except RuntimeError:  # Path.expanduser: ~name of no user
+            return "names the home directory of an unknown user"
+        except (OSError, ValueError) as exc:
+            return f"cannot be checked ({getattr(exc, 'strerror', None) or exc})"
+    return answer
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -30,6 +45,7 @@ def _unwritable(directory: Path) -> str:
     return f"{directory} is on a read-only file system" if read_only else f"{directory} is not writable by this user"
 
 
+@_answers
 def directory_problem(text: str, writable: bool = True) -> str:
     """A directory that exists, or can be created (and is writable when asked)."""
     path = Path(text).expanduser()
@@ -45,6 +61,7 @@ def directory_problem(text: str, writable: bool = True) -> str:
     return f"cannot be created: {problem}" if problem else ""
 
 
+@_answers
 def output_file_problem(text: str) -> str:
     """A file that can be written: its directory exists and is writable, and it is no directory itself."""
     path = Path(text).expanduser()
@@ -57,6 +74,7 @@ def output_file_problem(text: str) -> str:
     return f"cannot be written: {problem}" if problem else ""
 
 
+@_answers
 def input_file_problem(text: str) -> str:
     """A file that exists and can be read."""
     path = Path(text).expanduser()

@@ -210,6 +210,8 @@ def check(name: str, value: Any, said: str | None = None) -> None:
         return
     if isinstance(value, str) and not value and not option.empty_ok:
         raise _fail(said, "is empty; give a value or leave the option out")
+    if isinstance(value, str) and "\x00" in value:
+        raise _fail(said, "contains a NUL character")
     problem = _problem(option, value)
     if problem:
         raise _fail(said, problem)
