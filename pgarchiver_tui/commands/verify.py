@@ -33,6 +33,7 @@ from pgarchiver_tui.core.errors import (
     Cancelled,
     ConfigError,
     IntegrityError,
+    Unavailable,
 )
 from pgarchiver_tui.core.events import Notice, RunStarted, Stage
 from pgarchiver_tui.core.model import Column, Job, Slice, Source
@@ -306,9 +307,9 @@ def prepare_verify(settings: Settings, deep: bool, emit: Callable[[Any], None],
                 sources = {s.qualified: s for s in found.sources}
             except ConfigError as exc:
                 notes.append(f"live table not compared: {exc}")
-    except ConfigError as exc:
+    except (ConfigError, Unavailable) as exc:  # the archive alone can still be proven
         if deep:
-            raise ConfigError(f"--deep compares with the live table: {exc}") from None
+            raise type(exc)(f"--deep compares with the live table: {exc}") from None
         notes.append(f"live table not compared: {exc}")
         conninfo = None
     options = VerifyOptions(conninfo, deep, settings.workers, settings.date_column, settings.statement_timeout,
