@@ -153,7 +153,8 @@ def option_type(name: str) -> Callable[[str], Any]:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG, description="Archive PostgreSQL date partitions to S3-compatible storage or a directory.",
-        epilog="exit codes: 0 all archived or skipped, 1 a failure, 2 bad usage or configuration, 130 interrupted",
+        epilog="exit codes: 0 all archived or skipped, 1 a failure, 2 bad usage or configuration, 3 the database "
+               "or the store unavailable (retry later), 130 interrupted",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
