@@ -315,3 +315,22 @@ def test_every_option_of_the_command_line_is_in_the_schema() -> None:
     unchecked = {flag for flag in flags if flag[2:].replace("-", "_") not in OPTIONS}
     assert unchecked <= {"--help", "--version", "--deep"}, unchecked
 
+
+
+@pytest.mark.parametrize("duration", ["daily", "weekly", "monthly", "yearly"])
+def test_the_last_period_before_the_year_10000_is_archived_whole_and_verified(
+        duration: str, pg_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.archive_support import archive_args, command, execute, run_cli
+
+    execute(pg_dsn, "CREATE TABLE far (id int, at timestamp NOT NULL)",
+            "INSERT INTO far VALUES (1, '9999-12-31 00:00'), (2, '9999-12-31 23:59:59.999999'), "
+            "(3, '10000-01-01'), (4, '2024-01-01')")
+    where = ["--local-dir", str(tmp_path / "archive"), "--cache-dir", str(tmp_path / "cache")]
+    run = run_cli(capsys, *archive_args(pg_dsn, "far", "9999-12-31", "9999-12-31", date_column="at",
+                                        output_duration=duration, include_current=True), *where)
+    assert run.code == 0, run.err
+    [archived] = run.objects("archived")
+    assert archived["rows"] == 2 and archived["period_end"] == "9999-12-31T23:59:59.999999", archived
+    verified = command(capsys, "verify", "--dsn", pg_dsn, "--table", "far", "--date-column", "at", "--end-date",
+                       "9999-12-31", "--start-date", "9999-01-01", *where)
+    assert verified.code == 0, verified.err
