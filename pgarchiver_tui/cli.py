@@ -252,9 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.stop_signals = stop
         handler: Handler = args.handler
         code = handler(args)
-    except Interrupted:
-        print(f"{PROG}: interrupted ({stop.received}) before any object was handled; nothing was written",
-              file=sys.stderr)
+    except Interrupted:  # connecting, discovering (a lock awaited), checking the store: no run to cancel yet
+        print(f"{PROG}: interrupted ({stop.received}) before any object was handled", file=sys.stderr)
+        if "--json" in args_list:
+            print(json.dumps({"exit_code": EXIT_INTERRUPTED, "error": f"interrupted ({stop.received})"}))
         return EXIT_INTERRUPTED
     finally:
         stop.uninstall()
