@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from types import FrameType
 from typing import Any, NoReturn
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.cache import cache_base
-from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ArchiverError
+from pgarchiver_tui.core import schema
+from pgarchiver_tui.core.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    ArchiverError,
+    ConfigError,
+    up_front_exit_code,
+)
 from pgarchiver_tui.core.events import Event
 from pgarchiver_tui.core.settings import Settings, load_settings
+from pgarchiver_tui.interrupts import Interrupted, StopSignals
 from pgarchiver_tui.render.live_state import LiveState
 from pgarchiver_tui.render.metrics import RunMetrics, serve, write_textfile
 from pgarchiver_tui.render.report import (
     HeadlessReporter,
     exit_code,
     json_report,
+    one_line,
 )
 
 PROG = "pgarchiver-tui"
@@ -33,7 +40,7 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("database (libpq's PG* variables and ~/.pgpass apply too)")
     group.add_argument("--dsn", help="connection URL or conninfo string")
     group.add_argument("--db-host")
-    group.add_argument("--db-port", type=int)
+    group.add_argument("--db-port", metavar="PORT")
     group.add_argument("--db-user")
     group.add_argument("--db-password", help="prefer PGPASSWORD or ~/.pgpass: flags show up in `ps`")
     group.add_argument("--db-name")
@@ -43,8 +50,10 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--db-sslkey", metavar="FILE")
     group.add_argument("--db-target-session-attrs", metavar="ATTRS",
                        help="libpq's target_session_attrs, e.g. prefer-standby to read from a replica")
-    group.add_argument("--statement-timeout", type=int, metavar="MS")
-    group.add_argument("--lock-timeout", type=int, metavar="MS")
+    group.add_argument("--db-connect-timeout", metavar="SECONDS",
+                       help="give up a connection attempt after this long (default: the DSN's, else 10)")
+    group.add_argument("--statement-timeout", metavar="MS", help="per statement (default none)")
+    group.add_argument("--lock-timeout", metavar="MS", help="per lock wait (default none)")
 
 
 def add_table_options(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +78,9 @@ def add_destination_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--s3-profile", help="a profile of ~/.aws/config (default: AWS_PROFILE)")
     group.add_argument("--s3-sse", choices=["AES256", "aws:kms"], help="server-side encryption")
     group.add_argument("--s3-sse-kms-key-id", metavar="KEY", help="KMS key for --s3-sse aws:kms")
+    group.add_argument("--s3-connect-timeout", metavar="SECONDS", help="per request attempt (default 10)")
+    group.add_argument("--s3-read-timeout", metavar="SECONDS",
+                       help="per request attempt, for an answer (default 20)")
     group.add_argument("--local-dir", metavar="DIR", help="write to a directory instead of S3")
     group.add_argument("--path-template", help="object key prefix, e.g. 'archives/{table}/{YYYY}/{MM}'")
 
@@ -76,11 +88,13 @@ def add_destination_options(parser: argparse.ArgumentParser) -> None:
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("how")
     group.add_argument("--no-ui", action="store_true", default=None, help="run headless (for cron and scripts)")
-    group.add_argument("--workers", type=int, metavar="N", help="objects archived at once (default 1)")
-    group.add_argument("--retries", type=int, metavar="N",
+    group.add_argument("--workers", metavar="N", help="objects archived at once (default 1)")
+    group.add_argument("--retries", metavar="N",
                        help="attempts per object for transient failures, the first included (default 3)")
-    group.add_argument("--max-rate", type=float, metavar="MB_S", help="read at most this many MB/s in all")
-    group.add_argument("--pause", type=float, metavar="SECONDS", help="pause between objects, per worker")
+    group.add_argument("--retry-budget", metavar="SECONDS",
+                       help="no new attempt of an object starts after this long on it (default 300)")
+    group.add_argument("--max-rate", metavar="MB_S", help="read at most this many MB/s in all")
+    group.add_argument("--pause", metavar="SECONDS", help="pause between objects, per worker")
     group.add_argument("--dry-run", action="store_true", default=None, help="read and compress, write nothing")
     group.add_argument("--json", action="store_true", default=None, help="print a JSON run report on stdout")
     group.add_argument("--log-format", choices=["text", "json"])
@@ -89,30 +103,60 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cache-dir", metavar="DIR", help="where the archive cache lives")
     group.add_argument("--metrics-file", metavar="PATH",
                        help="write Prometheus metrics there at the end (node_exporter textfile collector)")
-    group.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on 127.0.0.1")
+    group.add_argument("--metrics-port", metavar="PORT", help="serve Prometheus metrics on 127.0.0.1")
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("output")
     group.add_argument("--output-format", help="jsonl (default), csv or parquet")
     group.add_argument("--compression", help="zstd (default), gzip, lz4 or none")
-    group.add_argument("--compression-level", type=int)
-    group.add_argument("--zstd-threads", type=int, metavar="N", help="zstd worker threads (0: none)")
+    group.add_argument("--compression-level", metavar="N")
+    group.add_argument("--zstd-threads", metavar="N", help="zstd worker threads (0: none)")
     group.add_argument("--force", action="store_true", default=None,
                        help="archive again what the cache says is done")
 
 
 class _Parser(argparse.ArgumentParser):
-    """Usage errors in one line that names the problem and where to look, exit 2."""
+    """Usage errors in one line that names the problem and where to look, exit 2.
+
+    No abbreviations: `--db-pass` must not reach --db-password past the masking of secrets in `ps`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(_mask_message(message))}; see {self.prog} --help\n")
+
+
+def _mask_message(message: str) -> str:
+    """argparse lists unrecognized arguments verbatim: the value after a mistyped secret flag among them."""
+    head, marker, listed = message.partition("unrecognized arguments: ")
+    if not marker:
+        return message
+    flags = [arg.partition("=")[0] for arg in listed.split() if arg.startswith("-")]
+    return f"{head}unrecognized option(s) {' '.join(flags) or '(values without an option)'} (values not shown)"
+
+
+def option_type(name: str) -> Callable[[str], Any]:
+    """An argparse type for an option of one command that is no setting, read and checked by the schema."""
+    def convert(text: str) -> Any:
+        try:
+            value = schema.parse(name, text, schema.shown(name, text))
+            schema.check(name, value, schema.shown(name, value))
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return value
+    convert.__name__ = name
+    return convert
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG, description="Archive PostgreSQL date partitions to S3-compatible storage or a directory.",
-        epilog="exit codes: 0 all archived or skipped, 1 a failure, 2 bad usage or configuration, 130 interrupted",
+        epilog="exit codes: 0 all archived or skipped, 1 a failure, 2 bad usage or configuration, 3 the database "
+               "or the store unavailable (retry later), 130 interrupted",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -123,18 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
     viewing = archive.add_argument_group("web viewer (extra `viewer`)")
     viewing.add_argument("--viewer", action="store_true",
                          help="serve the web viewer on 127.0.0.1 while the run lasts (headless runs)")
-    viewing.add_argument("--viewer-port", type=int, default=0, metavar="PORT", help="its port (default: a free one)")
+    viewing.add_argument("--viewer-port", type=option_type("viewer_port"), default=0, metavar="PORT", help="its port (default: a free one)")
     archive.set_defaults(handler=run_archive_command)
     demo = commands.add_parser("demo", help="archive a seeded table of a throwaway PostgreSQL into a directory")
     demo.add_argument("--no-ui", action="store_true", default=None, help="run headless")
     demo.add_argument("--local-dir", metavar="DIR", help="where the demo archive goes")
-    demo.add_argument("--workers", type=int, default=2, metavar="N")
+    demo.add_argument("--workers", type=option_type("workers"), default=2, metavar="N")
     demo.add_argument("--json", action="store_true", default=None)
     demo.set_defaults(handler=run_demo_command)
     health = commands.add_parser("health", help="check database, destination and cache; exit 0 or 1")
     for add in (add_database_options, add_table_options, add_destination_options, add_run_options):
         add(health)
-    health.add_argument("--probe-prefix", default=".pgarchiver-health/",
+    health.add_argument("--probe-prefix", type=option_type("probe_prefix"), default=".pgarchiver-health/",
                         help="where the destination probe object is written and removed")
     health.set_defaults(handler=run_health_command)
     validate = commands.add_parser("validate", help="check the configuration without connecting; exit 0 or 2")
@@ -151,12 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="put archived periods back into PostgreSQL")
     for add in (add_database_options, add_table_options, add_destination_options, add_run_options):
         add(restore)
-    restore.add_argument("--target-table", metavar="NAME",
+    restore.add_argument("--target-table", metavar="NAME", type=option_type("target_table"),
                          help="restore into this table (schema.name) instead of the archived one")
     restore.set_defaults(handler=run_restore_command)
     viewer = commands.add_parser("viewer", help="serve the caches and the runs in progress to a browser, read-only")
     viewer.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
-    viewer.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    viewer.add_argument("--port", type=option_type("port"), default=8765, help="port (default 8765; 0 picks a free one)")
     viewer.add_argument("--cache-dir", metavar="DIR", help="the caches to show (default: the user cache dir)")
     viewer.add_argument("--token", help="the token every request needs (default: PGARCHIVER_VIEWER_TOKEN, "
                                         "else a random one, printed with the URL)")
@@ -169,7 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = ("archive", "demo", "health", "validate", "verify", "restore", "viewer")
 
 
-SECRET_FLAGS = ("--db-password", "--s3-secret-key", "--s3-access-key", "--dsn")
+SECRET_FLAGS = ("--db-password", "--s3-secret-key", "--s3-access-key", "--dsn", "--token")
+
+
+def _secret_flag(flag: str) -> str:
+    """The secret flag `flag` spells, abbreviations included (argparse refuses them, but only after `ps` could
+    show them); '' for any other."""
+    if flag in SECRET_FLAGS:
+        return flag
+    if len(flag) >= 4 and flag.startswith("--"):
+        return next((secret for secret in SECRET_FLAGS if secret.startswith(flag)), "")
+    return ""
 
 
 def masked_argv(args: Sequence[str]) -> list[str]:
@@ -179,14 +233,15 @@ def masked_argv(args: Sequence[str]) -> list[str]:
     shown, hide_next = [], ""
     for arg in args:
         flag, eq, value = arg.partition("=")
+        secret = _secret_flag(flag)
         if hide_next:
             shown.append(mask_dsn(arg) if hide_next == "--dsn" else MASK)
             hide_next = ""
-        elif flag in SECRET_FLAGS and eq:
-            shown.append(f"{flag}={mask_dsn(value) if flag == '--dsn' else MASK}")
+        elif secret and eq:
+            shown.append(f"{flag}={mask_dsn(value) if secret == '--dsn' else MASK}")
         else:
             shown.append(arg)
-            hide_next = arg if arg in SECRET_FLAGS else ""
+            hide_next = _secret_flag(arg)
     return shown
 
 
@@ -206,21 +261,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help", "--version")):
         args_list.insert(0, "archive")
-    args = build_parser().parse_args(args_list)
-    handler: Handler = args.handler
-    return handler(args)
+    stop = StopSignals(PROG).install()  # from the first moment: connecting, waiting for a lock, reading
+    try:
+        args = build_parser().parse_args(args_list)
+        args.stop_signals = stop
+        handler: Handler = args.handler
+        code = handler(args)
+    except Interrupted:  # connecting, discovering (a lock awaited), checking the store: no run to cancel yet
+        print(f"{PROG}: interrupted ({stop.received}) before any object was handled", file=sys.stderr)
+        if "--json" in args_list:
+            print(json.dumps({"exit_code": EXIT_INTERRUPTED, "error": f"interrupted ({stop.received})"}))
+        return EXIT_INTERRUPTED
+    finally:
+        stop.uninstall()
+    return EXIT_INTERRUPTED if stop.received else code
 
 
 def fail(message: str, code: int = EXIT_USAGE, as_json: bool = False) -> int:
+    message = one_line(message)
     print(f"{PROG}: error: {message}", file=sys.stderr)
     if as_json:
         print(json.dumps({"exit_code": code, "error": message}))
     return code
 
 
-def usage_or_failure(exc: ArchiverError) -> int:
-    """Bad input is 2; a failure met on the way (a lock timeout during discovery, say) is 1."""
-    return EXIT_USAGE if exc.category in ("configuration", "permission") else EXIT_FAILED
+def _stop_signals(args: argparse.Namespace) -> StopSignals:
+    return getattr(args, "stop_signals", None) or StopSignals(PROG)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -237,8 +303,9 @@ def run_archive_command(args: argparse.Namespace) -> int:
         if args.viewer:
             return fail("--viewer serves during headless runs (--no-ui); beside the TUI run "
                         f"`{PROG} viewer` in another terminal")
+        _stop_signals(args).uninstall()  # the TUI reads Ctrl+C as a key and asks first
         return open_tui(settings)
-    return run_headless(settings, viewer_port=args.viewer_port if args.viewer else None)
+    return run_headless(settings, stop=_stop_signals(args), viewer_port=args.viewer_port if args.viewer else None)
 
 
 def open_tui(settings: Settings) -> int:
@@ -248,20 +315,19 @@ def open_tui(settings: Settings) -> int:
 
 
 def run_headless(settings: Settings, reporter: HeadlessReporter | None = None,
-                 viewer_port: int | None = None) -> int:
+                 stop: StopSignals | None = None, viewer_port: int | None = None) -> int:
     from pgarchiver_tui.commands.archive.prepare import prepare
 
     reporter = reporter or HeadlessReporter(log_format=settings.log_format)
+    stop = stop or StopSignals(PROG)
     viewer = None
     try:
+        prepared = prepare(settings)  # validates first: a metrics port in use is found there, before any write
+        metrics = RunMetrics(".".join(settings.qualified_table()))
+        server = serve_metrics(metrics, settings.metrics_port)
         viewer = _start_viewer(settings, viewer_port) if viewer_port is not None else None
-        prepared = prepare(settings)
     except ArchiverError as exc:
-        if viewer is not None:
-            viewer.stop()
-        return fail(str(exc), usage_or_failure(exc), as_json=settings.json)
-    metrics = RunMetrics(".".join(settings.qualified_table()))
-    server = serve(metrics, settings.metrics_port) if settings.metrics_port else None
+        return fail(str(exc), up_front_exit_code(exc), as_json=settings.json)
     live = LiveState("archive", settings.cache_dir)
 
     def emit(event: Event) -> None:
@@ -271,21 +337,27 @@ def run_headless(settings: Settings, reporter: HeadlessReporter | None = None,
 
     run = prepared.run(emit)
     try:
-        with live, _stop_on_signals(run.cancel):
+        with live, stop.cancelling(run.cancel):
             finished = run.run()
     finally:
         if server is not None:
             server.shutdown()
         if viewer is not None:
             viewer.stop()
+    code = exit_code(finished)
     if settings.metrics_file:
-        write_textfile(settings.metrics_file, metrics.render())
+        try:
+            write_textfile(settings.metrics_file, metrics.render())
+        except OSError as exc:  # checked up front; the disk filled or the directory went away since
+            print(f"{PROG}: error: --metrics-file {settings.metrics_file} could not be written "
+                  f"({exc.strerror or exc}); monitoring will not see this run", file=sys.stderr)
+            code = code or EXIT_FAILED
     if prepared.cache:
         prepared.cache.close()
     if settings.json:
         print(json_report(finished, {"destination": prepared.storage.url,
                                      "database": settings.database_label()}))
-    return exit_code(finished)
+    return code
 
 
 def _start_viewer(settings: Settings, port: int) -> Any:
@@ -296,30 +368,15 @@ def _start_viewer(settings: Settings, port: int) -> Any:
     return viewer.start_in_thread()
 
 
-class _stop_on_signals:
-    """First SIGINT/SIGTERM: stop cleanly (cancel queries, abort uploads). Second: leave at once."""
-
-    def __init__(self, cancel: Callable[[], None]) -> None:
-        self.cancel = cancel
-        self.previous: dict[int, object] = {}
-        self.count = 0
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.count += 1
-        if self.count > 1:
-            os._exit(EXIT_INTERRUPTED)
-        print(f"{PROG}: stopping: cancelling running queries and uploads (again to quit at once)",
-              file=sys.stderr, flush=True)
-        self.cancel()
-
-    def __enter__(self) -> _stop_on_signals:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self.previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+def serve_metrics(metrics: RunMetrics, port: int | None) -> Any:
+    """The metrics server, started before the run; a port taken since `validate` looked is said in one line."""
+    if not port:
+        return None
+    try:
+        return serve(metrics, port)
+    except OSError as exc:
+        raise ConfigError(f"--metrics-port {port} cannot be listened on ({exc.strerror or exc}); choose another "
+                          "port") from None
 
 
 def run_health_command(args: argparse.Namespace) -> int:
@@ -351,7 +408,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
         with demo_database(args.local_dir, args.workers) as settings:
             if not args.no_ui:
                 return open_tui(settings)
-            code = run_headless(replace(settings, json=bool(args.json)))
+            code = run_headless(replace(settings, json=bool(args.json)), stop=_stop_signals(args))
             print(f"pgarchiver-tui demo: the archive is in {settings.local_dir}", file=sys.stderr, flush=True)
             return code
     except ArchiverError as exc:
@@ -381,8 +438,8 @@ def _run_reading_back(args: argparse.Namespace, log: Callable[[HeadlessReporter]
         live = LiveState(args.command, settings.cache_dir)
         run = prepare(settings, live.tee(log(HeadlessReporter(log_format=settings.log_format))))
     except ArchiverError as exc:
-        return fail(str(exc), usage_or_failure(exc), as_json=bool(args.json))
-    with live, _stop_on_signals(run.cancel):
+        return fail(str(exc), up_front_exit_code(exc), as_json=bool(args.json))
+    with live, _stop_signals(args).cancelling(run.cancel):
         report = run.run()
     if settings.json:
         print(report.to_json())
@@ -398,6 +455,7 @@ def run_viewer_command(args: argparse.Namespace) -> int:
     except ArchiverError as exc:
         return fail(str(exc))
     print(viewer.banner(), file=sys.stderr, flush=True)
+    _stop_signals(args).uninstall()  # a server stopped by Ctrl-C has done its job: uvicorn shuts down, exit 0
     try:
         viewer.serve_forever()
     except KeyboardInterrupt:  # uvicorn hands Ctrl-C back once it has shut down: the normal way to stop

@@ -331,9 +331,9 @@ BAD_INPUT = {
     "unknown schema": ({"table": "nope.events"}, "schema 'nope' does not exist"),
     "no partitions, no date column": ({"table": "plain"}, "give --date-column"),
     "bad template": ({"path_template": "{table}/{month}"}, "unknown placeholder {month}"),
-    "malformed template": ({"path_template": "{table"}, "path template '{table' is malformed"),
-    "unknown format": ({"output_format": "xml"}, "unknown output format 'xml'"),
-    "unknown compression": ({"compression": "bz2"}, "unknown compression 'bz2'"),
+    "malformed template": ({"path_template": "{table"}, "--path-template '{table' is malformed"),
+    "unknown format": ({"output_format": "xml"}, "--output-format 'xml' is unknown; use one of jsonl, csv, parquet"),
+    "unknown compression": ({"compression": "bz2"}, "--compression 'bz2' is unknown; use one of zstd"),
     "zstd level": ({"compression_level": "23"}, "--compression-level 23 is out of range for zstd"),
     "gzip level": ({"compression": "gzip", "compression_level": "0"}, "out of range for gzip; use 1..9"),
     "bad duration": ({"output_duration": "fortnightly"}, "fortnightly"),
@@ -356,19 +356,20 @@ def test_bad_input_is_one_line_and_exit_2(bad_input_db: str, tmp_path: Path, cap
     assert_refused(run_cli(capsys, *args), message, tmp_path)
 
 
-def assert_refused(run: Run, message: str, tmp_path: Path) -> None:
-    assert run.code == 2, run.err
+def assert_refused(run: Run, message: str, tmp_path: Path, code: int = 2) -> None:
+    """One line naming the problem, the exit code (2: fix the configuration, 3: a service is unavailable)."""
+    assert run.code == code, run.err
     lines = run.err.splitlines()
     assert len(lines) == 1, run.err
     assert lines[0].startswith("pgarchiver-tui: error: ") and message in lines[0], lines[0]
-    assert run.report == {"exit_code": 2, "error": lines[0].removeprefix("pgarchiver-tui: error: ")}
+    assert run.report == {"exit_code": code, "error": lines[0].removeprefix("pgarchiver-tui: error: ")}
     assert not [p for p in (tmp_path / "archive").rglob("*") if p.is_file()]
 
 
 def test_unreachable_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dsn = f"postgresql://nobody@127.0.0.1:{free_port()}/x?connect_timeout=5"
     run = run_cli(capsys, *archive_args(dsn, "events", "2024-01-01", "2024-01-02", local_dir=tmp_path / "archive"))
-    assert_refused(run, "cannot connect to the database", tmp_path)
+    assert_refused(run, "cannot connect to the database", tmp_path, code=3)
 
 
 @pytest.mark.parametrize("who", ["unknown role", "unknown database"])
@@ -398,7 +399,7 @@ def test_unreachable_s3_endpoint_is_said_within_seconds(bad_input_db: str, tmp_p
     run = run_cli(capsys, *archive_args(bad_input_db, "events", "2024-01-01", "2024-01-02", s3_bucket="archive",
                                         s3_endpoint=f"http://127.0.0.1:{free_port()}", s3_access_key="k",
                                         s3_secret_key="s", s3_region="us-east-1"))
-    assert_refused(run, "cannot reach the S3 endpoint", tmp_path)
+    assert_refused(run, "cannot reach the S3 endpoint", tmp_path, code=3)
     assert time.monotonic() - started < 10
 
 

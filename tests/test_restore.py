@@ -142,7 +142,7 @@ def test_an_object_without_its_sidecar_is_restored_by_its_name(seeded_events: st
     assert differences(seeded_events, "saved_20240103", "events_2024_01_03", columns=EVENTS) == []
 
 
-def test_bad_input_exits_2_and_an_empty_range_exits_1(seeded_events: str, tmp_path: Path,
+def test_bad_input_exits_2_a_database_down_3_and_an_empty_range_1(seeded_events: str, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     where = flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "cache")
     archive(capsys, seeded_events, where)
@@ -151,6 +151,6 @@ def test_bad_input_exits_2_and_an_empty_range_exits_1(seeded_events: str, tmp_pa
     only_start = restore(capsys, seeded_events, where, "--start-date", "2024-01-01")
     empty = restore(capsys, seeded_events, where, "--start-date", "2023-01-01", "--end-date", "2023-01-31")
 
-    assert unreachable.code == 2 and "cannot connect" in unreachable.err
+    assert unreachable.code == 3 and "cannot connect" in unreachable.err
     assert only_start.code == 2 and "--end-date" in only_start.err
     assert empty.code == 1 and "nothing to restore" in empty.err

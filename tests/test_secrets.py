@@ -97,7 +97,7 @@ def test_a_connection_failure_does_not_echo_the_password(capsys):  # type: ignor
                  "--end-date", "2024-01-02", "--local-dir", "/nonexistent/never-written"])
     out, err = capsys.readouterr()
 
-    assert code == 2 and "cannot connect to the database" in err
+    assert code == 3 and "cannot connect to the database" in err  # 3: the service is unavailable
     assert_no_secret("the error of a failed connection", out + err)
 
 

@@ -43,7 +43,7 @@ from pgarchiver_tui.core.errors import (
 from pgarchiver_tui.core.events import Notice, RunStarted, Stage
 from pgarchiver_tui.core.model import Column, split_table_name
 from pgarchiver_tui.core.periods import Period
-from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.core.settings import Settings, checked_table_name
 from pgarchiver_tui.db.connection import connect, first_line, scalar, translate
 from pgarchiver_tui.db.discovery import columns_of, discover, legacy_bounds
 from pgarchiver_tui.pipeline.copy_in import column_definitions, load
@@ -371,8 +371,8 @@ def prepare_restore(settings: Settings, target_table: str | None, emit: Callable
     """
     requested = check_settings(settings)
     schema, table = settings.qualified_table()
-    target_schema, target = (split_table_name(target_table, None if "." in target_table else schema)
-                             if target_table else (schema, table))
+    target_schema, target = (checked_table_name("--target-table", target_table, None if "." in target_table
+                                                else schema) if target_table else (schema, table))
     storage = open_archive(settings)
     holdings = find_archived(storage, schema, table, settings.path_template, requested)
     notes = []
@@ -390,6 +390,9 @@ def prepare_restore(settings: Settings, target_table: str | None, emit: Callable
             notes.append(f"{len(wider)} object(s) hold periods reaching beyond the range and are restored whole")
     options = RestoreOptions(settings.conninfo(), target_schema, target, settings.workers, settings.dry_run,
                              settings.date_column, settings.statement_timeout, settings.lock_timeout)
-    with connect(options.conninfo, snapshot=False):
-        pass  # a wrong connection is bad input: found now, not once per object
+    # a wrong connection or target is bad input: found now, not once per object
+    with connect(options.conninfo, snapshot=False) as conn:
+        if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (target_schema,)).fetchone() is None:
+            raise ConfigError(f"schema {target_schema!r} does not exist in the target database; create it or "
+                              "choose another with --target-table SCHEMA.NAME")
     return RestoreRun(objects, storage, options, emit, notes)

@@ -33,6 +33,7 @@ from pgarchiver_tui.core.errors import (
     Cancelled,
     ConfigError,
     IntegrityError,
+    Unavailable,
 )
 from pgarchiver_tui.core.events import Notice, RunStarted, Stage
 from pgarchiver_tui.core.model import Column, Job, Slice, Source
@@ -128,8 +129,9 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
         self.emit(RunStarted(len(objects), self.workers, sum(o.rows or 0 for o in objects), self.storage.url,
                              False))
         if not objects:
-            self.notes.append(f"nothing archived for {self.holdings.schema}.{self.holdings.table} under "
-                              f"{self.storage.url}{self.holdings.prefix} in the range; check --table, "
+            # the prefix apart from the URL: an S3 URL ends in ?endpoint=…, after which a prefix would misread
+            self.notes.append(f"nothing archived for {self.holdings.schema}.{self.holdings.table} under prefix "
+                              f"{self.holdings.prefix!r} of {self.storage.url} in the range; check --table, "
                               "--path-template and the dates")
         for note in self.notes:
             self.emit(Notice(note))
@@ -305,9 +307,9 @@ def prepare_verify(settings: Settings, deep: bool, emit: Callable[[Any], None],
                 sources = {s.qualified: s for s in found.sources}
             except ConfigError as exc:
                 notes.append(f"live table not compared: {exc}")
-    except ConfigError as exc:
+    except (ConfigError, Unavailable) as exc:  # the archive alone can still be proven
         if deep:
-            raise ConfigError(f"--deep compares with the live table: {exc}") from None
+            raise type(exc)(f"--deep compares with the live table: {exc}") from None
         notes.append(f"live table not compared: {exc}")
         conninfo = None
     options = VerifyOptions(conninfo, deep, settings.workers, settings.date_column, settings.statement_timeout,

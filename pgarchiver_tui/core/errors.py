@@ -17,6 +17,13 @@ class ConfigError(ArchiverError):
     category = "configuration"
 
 
+class Unavailable(ArchiverError):
+    """A service that is down, unreachable, silent past its timeout or refusing work for now (its connection
+    limit reached, starting up): nothing is wrong with the configuration; retry later (exit 3)."""
+
+    category = "unavailable"
+
+
 class DatabaseError(ArchiverError):
     category = "database"
 
@@ -45,5 +52,20 @@ class Cancelled(ArchiverError):
     category = "cancelled"
 
 
-# Exit codes: what a script or cron alerting reads.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Exit codes: what a script or cron alerting reads, each asking for a different action.
+EXIT_OK = 0  # nothing to do
+EXIT_FAILED = 1  # objects failed: read the failures, rerun to retry them
+EXIT_USAGE = 2  # the command line or configuration is wrong: fix it, nothing was written
+EXIT_UNAVAILABLE = 3  # the database or the store is down, unreachable or refusing: retry later
+EXIT_INTERRUPTED = 130  # SIGINT or SIGTERM: stopped cleanly
+
+
+def up_front_exit_code(exc: ArchiverError) -> int:
+    """The exit code of an error met before any object was handled."""
+    if exc.category in ("configuration", "permission"):
+        return EXIT_USAGE
+    if exc.category == "unavailable":
+        return EXIT_UNAVAILABLE
+    if exc.category == "cancelled":
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED

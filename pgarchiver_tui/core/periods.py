@@ -35,7 +35,13 @@ class Duration(str, Enum):
         return day.replace(month=1, day=1)
 
     def next(self, start: datetime) -> datetime:
-        """The start of the period after the one starting at `start`."""
+        """The start of the period after the one starting at `start`; datetime.max past the year 9999."""
+        try:
+            return self._next(start)
+        except (OverflowError, ValueError):  # the year 10000 is not a datetime: the period ends at the end of time
+            return datetime.max
+
+    def _next(self, start: datetime) -> datetime:
         if self is Duration.HOURLY:
             return start + timedelta(hours=1)
         if self is Duration.DAILY:
@@ -92,9 +98,11 @@ def _fmt(moment: datetime) -> str:
 
 
 def day_range(start: date, end_inclusive: date) -> Period:
-    """The requested range as a period: from the start of `start` to the end of `end_inclusive`."""
-    return Period(datetime.combine(start, datetime.min.time()),
-                  datetime.combine(end_inclusive + timedelta(days=1), datetime.min.time()))
+    """The requested range as a period: from the start of `start` to the end of `end_inclusive`
+    (datetime.max for 9999-12-31: the year 10000 is not a datetime)."""
+    end = datetime.max if end_inclusive == date.max else \
+        datetime.combine(end_inclusive + timedelta(days=1), datetime.min.time())
+    return Period(datetime.combine(start, datetime.min.time()), end)
 
 
 def periods_covering(span: Period, duration: Duration) -> Iterator[Period]:
@@ -112,6 +120,7 @@ def is_whole_period(span: Period, duration: Duration) -> bool:
 
 PLACEHOLDERS = ("table", "schema", "YYYY", "MM", "DD", "HH")
 _UNSAFE_SEGMENT = re.compile(r"[\x00-\x1f\x7f\\]")
+_UNSAFE_KEY = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 class TemplateError(ValueError):
@@ -119,18 +128,46 @@ class TemplateError(ValueError):
 
 
 def check_template(template: str) -> None:
-    """Raise TemplateError naming the problem when `template` cannot be expanded safely."""
+    """Raise TemplateError naming the problem when `template` cannot be expanded safely.
+
+    Placeholders only: a format spec or a conversion ({table:>300}, {YYYY:d}, {table!r}) is no template
+    syntax here — padding could spell '..' and climb out of the prefix.
+    """
+    known = " ".join("{" + p + "}" for p in PLACEHOLDERS)
     try:
-        fields = [field for _, field, spec, conv in string.Formatter().parse(template) if field is not None]
+        parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
         raise TemplateError(f"path template {template!r} is malformed ({exc}); braces go around placeholders "
                             f"like {{table}}") from None
-    for field in fields:
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
         if field not in PLACEHOLDERS:
-            known = " ".join("{" + p + "}" for p in PLACEHOLDERS)
             raise TemplateError(f"path template {template!r} has unknown placeholder {{{field}}}; use {known}")
-    if template.startswith("/") or any(part == ".." for part in template.split("/")):
-        raise TemplateError(f"path template {template!r} must be relative and must not contain '..'")
+        if spec or conversion:
+            written = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise TemplateError(f"path template {template!r} has {written}: placeholders take no format spec or "
+                                f"conversion; write {{{field}}}")
+    if _UNSAFE_KEY.search(template):
+        raise TemplateError(f"path template {template!r} holds a control character or a backslash")
+    if template.startswith("/") or any(part in ("..", ".") for part in template.split("/")):
+        raise TemplateError(f"path template {template!r} must be relative and must not contain '.' or '..' "
+                            "segments")
+    if "//" in template.strip("/"):
+        raise TemplateError(f"path template {template!r} has an empty segment ('//')")
+
+
+def check_key(key: str) -> str:
+    """`key` when it is safe on every store: relative, no '.', '..' or empty segment, no control character.
+
+    Raises TemplateError otherwise. Every object key passes here, whatever the destination.
+    """
+    segments = key.split("/")
+    if not key or key.startswith("/") or _UNSAFE_KEY.search(key) or \
+            any(segment in ("", ".", "..") for segment in segments):
+        raise TemplateError(f"object key {key!r} would escape the path template's prefix or is malformed; "
+                            "check --path-template")
+    return key
 
 
 def safe_segment(name: str) -> str:
@@ -141,11 +178,12 @@ def safe_segment(name: str) -> str:
 
 def object_key(template: str, schema: str, table: str, period_start: datetime, duration: Duration,
                extension: str) -> str:
-    """Expanded template + '/' + '{table}-{period}.{extension}'."""
+    """Expanded template + '/' + '{table}-{period}.{extension}', checked by check_key."""
+    check_template(template)
     safe_table = safe_segment(table)
     prefix = template.format(
         table=safe_table, schema=safe_segment(schema), YYYY=f"{period_start.year:04d}",
         MM=f"{period_start.month:02d}", DD=f"{period_start.day:02d}", HH=f"{period_start.hour:02d}",
     ).strip("/")
     name = f"{safe_table}-{duration.label(period_start)}.{extension}"
-    return f"{prefix}/{name}" if prefix else name
+    return check_key(f"{prefix}/{name}" if prefix else name)

@@ -1,4 +1,9 @@
-"""Settings, layered: flags > PGARCHIVER_* environment > TOML config profile > defaults."""
+"""Settings, layered: flags > PGARCHIVER_* environment > TOML config profile > defaults.
+
+Every value is read and checked by the one schema in schema.py, in the layer it comes from (so a message names
+the flag, the variable or the config file's key); `Settings.validate` then checks the whole: every value again
+(settings built in code or by the TUI), their combinations, and the local places they name.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,10 @@ from typing import Any
 import platformdirs
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from pgarchiver_tui.core.choices import check_format, codec_choice
+from pgarchiver_tui.core import places, schema
+from pgarchiver_tui.core.choices import codec_choice
 from pgarchiver_tui.core.errors import ConfigError
-from pgarchiver_tui.core.periods import Duration, Period, TemplateError, check_template, day_range
+from pgarchiver_tui.core.periods import Duration, Period, day_range
 
 ENV_PREFIX = "PGARCHIVER_"
 SECRET_FIELDS = ("db_password", "s3_secret_key", "s3_access_key")
@@ -37,6 +43,7 @@ class Settings:
     db_sslcert: str | None = None
     db_sslkey: str | None = None
     db_target_session_attrs: str | None = None  # e.g. prefer-standby with several --db-host entries
+    db_connect_timeout: int | None = None  # seconds per address tried; None: the DSN's, PGCONNECT_TIMEOUT or 10
     statement_timeout: int = 0  # milliseconds, 0 = none
     lock_timeout: int = 0
     # what
@@ -62,11 +69,14 @@ class Settings:
     s3_profile: str | None = None
     s3_sse: str | None = None  # AES256 | aws:kms
     s3_sse_kms_key_id: str | None = None
+    s3_connect_timeout: float = 10.0  # seconds per request attempt: a store that never answers is given up
+    s3_read_timeout: float = 20.0
     local_dir: str | None = None
     cache_dir: str | None = None
     # how
     workers: int = 1
     retries: int = 3  # attempts per object for transient failures, the first included
+    retry_budget: float = 300.0  # seconds: no new attempt of an object starts after this long on it
     max_rate: float = 0.0  # MB/s read from the database, all workers together; 0: unlimited
     pause: float = 0.0  # seconds between two objects of one worker
     dry_run: bool = False
@@ -81,10 +91,15 @@ class Settings:
     def conninfo(self) -> str:
         """A libpq conninfo string: --dsn overlaid with --db-*; libpq adds PG* variables and ~/.pgpass."""
         try:
-            return make_conninfo(self.dsn or "", host=self.db_host, port=self.db_port, user=self.db_user,
-                                 password=self.db_password, dbname=self.db_name, sslmode=self.db_sslmode,
-                                 sslrootcert=self.db_sslrootcert, sslcert=self.db_sslcert, sslkey=self.db_sslkey,
-                                 target_session_attrs=self.db_target_session_attrs)
+            conninfo = make_conninfo(self.dsn or "", host=self.db_host, port=self.db_port, user=self.db_user,
+                                     password=self.db_password, dbname=self.db_name, sslmode=self.db_sslmode,
+                                     sslrootcert=self.db_sslrootcert, sslcert=self.db_sslcert,
+                                     sslkey=self.db_sslkey, target_session_attrs=self.db_target_session_attrs,
+                                     connect_timeout=self.db_connect_timeout)
+            if "connect_timeout" not in conninfo_to_dict(conninfo) and not os.environ.get("PGCONNECT_TIMEOUT"):
+                # libpq waits forever by default: a server that accepts and never answers would hang a cron run
+                conninfo = make_conninfo(conninfo, connect_timeout=schema.DEFAULT_DB_CONNECT_TIMEOUT)
+            return conninfo
         except Exception as exc:  # noqa: BLE001 - psycopg raises ProgrammingError with libpq's text
             # libpq quotes the part it could not parse, which may be a password: never show the quoted text
             reason = re.sub(r'"([^"]*)"', lambda m: m[0] if len(m[1]) < 2 else '"…"', first_line(exc))
@@ -99,11 +114,10 @@ class Settings:
         return f"{host}:{port}/{name}"
 
     def qualified_table(self) -> tuple[str, str]:
-        from pgarchiver_tui.core.model import split_table_name
 
         if not self.table:
             raise ConfigError("no table given; use --table NAME (or schema.name)")
-        return split_table_name(self.table, self.schema)
+        return checked_table_name("--table", self.table, self.schema)
 
     def requested_range(self) -> Period:
         if not self.start_date or not self.end_date:
@@ -131,39 +145,54 @@ class Settings:
         return shown
 
     def validate(self) -> None:
-        """Check everything that needs no connection; raise ConfigError with one line naming the fix."""
+        """Check everything that needs no connection; raise ConfigError with one line naming the fix.
+
+        Nothing is created or written: the local places are only looked at.
+        """
+        for f in fields(self):
+            schema.check(f.name, getattr(self, f.name))
         self.qualified_table()
         self.requested_range()
         self.duration()
-        try:
-            check_format(self.output_format)
-            codec = codec_choice(self.compression)
-            if self.compression_level is not None:
-                codec.check_level(self.compression_level)
-            check_template(self.path_template)
-        except (ValueError, TemplateError) as exc:
-            raise ConfigError(str(exc)) from None
+        if self.compression_level is not None:
+            try:
+                codec_choice(self.compression).check_level(self.compression_level)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         if self.output_format == "parquet":
             try:
                 import pyarrow  # noqa: F401
             except ImportError:
                 raise ConfigError("parquet needs pyarrow: pip install 'pgarchiver-tui[parquet]'") from None
-        if self.workers < 1:
-            raise ConfigError(f"--workers {self.workers} must be at least 1")
-        if self.retries < 1:
-            raise ConfigError(f"--retries {self.retries} must be at least 1 (1: no retry)")
-        if self.max_rate < 0 or self.pause < 0:
-            raise ConfigError("--max-rate and --pause must not be negative")
-        if self.s3_sse not in (None, "AES256", "aws:kms"):
-            raise ConfigError(f"unknown --s3-sse {self.s3_sse!r}; use AES256 or aws:kms")
-        if self.log_format not in ("text", "json"):
-            raise ConfigError(f"unknown --log-format {self.log_format!r}; use text or json")
+        if self.s3_sse_kms_key_id and self.s3_sse != "aws:kms":
+            raise ConfigError("--s3-sse-kms-key-id needs --s3-sse aws:kms")
         if self.local_dir and self.s3_bucket:
             raise ConfigError("give either --local-dir or --s3-bucket, not both")
         if not self.local_dir and not self.s3_bucket:
             raise ConfigError("no destination; give --s3-bucket NAME (with --s3-endpoint for non-AWS stores) "
                               "or --local-dir DIR")
+        if self.cache_dir is None and not self.dry_run:
+            default = default_cache_dir()
+            problem = places.directory_problem(str(default))
+            if problem:
+                raise ConfigError(f"the cache directory {default} {problem}; give --cache-dir DIR")
         self.conninfo()
+
+
+def default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("pgarchiver-tui"))
+
+
+def checked_table_name(flag: str, text: str, schema_name: str | None = None) -> tuple[str, str]:
+    """(schema, table) of NAME or SCHEMA.NAME; one line naming `flag` when a part is empty."""
+    from pgarchiver_tui.core.model import split_table_name
+
+    schema.check("table", text, f"{flag} {schema.shown('table', text)}")
+    qualified = split_table_name(text, schema_name)
+    if not all(part.strip() for part in qualified):
+        raise ConfigError(f"{flag} {schema.shown('table', text)} has an empty schema or table name; use NAME or "
+                          "SCHEMA.NAME")
+    return qualified
 
 
 def first_line(exc: BaseException) -> str:
@@ -181,38 +210,20 @@ def mask_dsn(dsn: str) -> str:
 
 
 def parse_date(flag: str, text: str) -> date:
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):  # fromisoformat also takes 20240101 and 2024-W01-1
-            raise ValueError(text)
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{flag} {text!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-31") from None
+    problem = schema.date_problem(text)
+    if problem:
+        raise ConfigError(f"{flag} {schema.shown('start_date', text)} {problem}")
+    return date.fromisoformat(text)
 
 
-_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+_FIELDS = frozenset(f.name for f in fields(Settings))
 
 
-def _coerce(name: str, value: Any, origin: str) -> Any:
-    kind = _FIELD_TYPES[name]
-    try:
-        if "bool" in kind:
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError(value)
-        if "float" in kind:
-            return float(value)
-        if "int" in kind:
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return int(value)
-        return str(value)
-    except ValueError:
-        raise ConfigError(f"{origin}: {value!r} is not a valid value for {name}") from None
+def _layer_value(name: str, value: Any, said: str) -> Any:
+    """One layer's value, read and checked by the schema; `said` names where it came from."""
+    typed = schema.parse(name, value, said)
+    schema.check(name, typed, said)
+    return typed
 
 
 def default_config_path() -> Path:
@@ -220,45 +231,77 @@ def default_config_path() -> Path:
 
 
 def read_config(path: Path, profile: str | None, explicit: bool) -> dict[str, Any]:
-    """Top-level keys, overlaid with [profiles.NAME] when a profile is chosen."""
+    """Top-level keys, overlaid with [profiles.NAME] when a profile is chosen; every value checked."""
     if not path.exists():
         if explicit:
             raise ConfigError(f"config file {path} does not exist; check --config")
         if profile:
             raise ConfigError(f"profile {profile!r} asked for, but there is no config file at {path}")
         return {}
-    try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, OSError) as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    data = _parse_toml(path)
     profiles = data.pop("profiles", {})
-    values = {k.replace("-", "_"): v for k, v in data.items()}
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"config file {path}: profiles must be tables like [profiles.NAME], not "
+                          f"{schema.shown('profiles', profiles)}")
+    for name, table in profiles.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"config file {path}: profile {name!r} must be a table [profiles.{name}] of "
+                              f"settings, not {schema.shown('profile', table)}")
+    values = _config_values(path, "", data)
     if profile:
         if profile not in profiles:
             raise ConfigError(f"profile {profile!r} is not in {path}; profiles there: "
-                              f"{', '.join(profiles) or 'none'}")
-        values.update({k.replace("-", "_"): v for k, v in profiles[profile].items()})
-    unknown = sorted(set(values) - set(_FIELD_TYPES))
-    if unknown:
-        raise ConfigError(f"config file {path} has unknown setting(s) {', '.join(unknown)}")
-    return {k: _coerce(k, v, str(path)) for k, v in values.items()}
+                              f"{', '.join(map(repr, profiles)) or 'none'}")
+        values.update(_config_values(path, f" [profiles.{profile}]", profiles[profile]))
+    return values
+
+
+def _parse_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+                          "save it as UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {first_line(exc)}") from None
+
+
+def _config_values(path: Path, section: str, table: dict[str, Any]) -> dict[str, Any]:
+    values = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in _FIELDS:
+            raise ConfigError(f"config file {path}{section} has unknown setting {key!r}; the keys are the option "
+                              "names, e.g. s3_bucket or workers")
+        said = f"config file {path}{section}: {key} = {schema.shown(name, value)}"
+        values[name] = _layer_value(name, value, said)
+    return values
 
 
 def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None,
                   config: str | None = None, profile: str | None = None) -> Settings:
-    """Layer the sources; `flags` holds only what was given on the command line."""
+    """Layer the sources; `flags` holds only what was given on the command line (text, or typed values)."""
     environ = os.environ if environ is None else environ
-    profile = profile or environ.get(ENV_PREFIX + "PROFILE")
-    config_path = Path(config or environ.get(ENV_PREFIX + "CONFIG") or default_config_path()).expanduser()
-    explicit = bool(config or environ.get(ENV_PREFIX + "CONFIG"))
-    layered: dict[str, Any] = read_config(config_path, profile, explicit)
-    for name in _FIELD_TYPES:
-        env_value = environ.get(ENV_PREFIX + name.upper())
-        if env_value is not None:
-            layered[name] = _coerce(name, env_value, ENV_PREFIX + name.upper())
+    profile = profile or environ.get(ENV_PREFIX + "PROFILE") or None
+    config = config or environ.get(ENV_PREFIX + "CONFIG") or None
+    config_path = Path(config or default_config_path()).expanduser()
+    layered: dict[str, Any] = read_config(config_path, profile, explicit=bool(config))
+    for name in sorted(_FIELDS):
+        variable = ENV_PREFIX + name.upper()
+        env_value = environ.get(variable)
+        if env_value:  # VAR= (empty) leaves the setting unset, as a shell user expects
+            layered[name] = _layer_value(name, env_value, f"{variable}={schema.shown(name, env_value)}")
     for name, value in flags.items():
-        if value is not None and name in _FIELD_TYPES:
-            layered[name] = value
+        if value is not None and name in _FIELDS:
+            flag = schema.where_flag(name)
+            layered[name] = _layer_value(name, value, f"{flag} {schema.shown(name, value)}")
     return replace(Settings(), **layered)
 
 

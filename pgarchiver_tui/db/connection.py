@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -9,10 +10,20 @@ from typing import Any
 import psycopg
 from psycopg import IsolationLevel, errors
 
-from pgarchiver_tui.core.errors import Cancelled, ConfigError, DatabaseError, PrivilegeError
+from pgarchiver_tui.core.errors import Cancelled, ConfigError, DatabaseError, PrivilegeError, Unavailable
 
 APPLICATION_NAME = "pgarchiver-tui"
-TRANSIENT_SQLSTATES = ("57P01", "57P02", "57P03", "40001", "40P01")
+TRANSIENT_SQLSTATES = ("57P01", "57P02", "57P03", "40001", "40P01", "53300")
+
+# libpq says why a connection failed only in words (psycopg gives no SQLSTATE before a session exists).
+# The server's limit or state: retry later, with backoff.
+_BUSY = re.compile(r"too many clients|too many connections|connection slots are reserved|remaining connection "
+                   r"slots|the database system is (starting up|shutting down|in recovery mode|not yet accepting)"
+                   r"|not accepting connections", re.I)
+# The configuration: a wrong name, credential or TLS setting; retrying cannot help.
+_REFUSED_SETTINGS = re.compile(r"authentication|password|pg_hba\.conf|does not exist|permission denied|"
+                               r"not permitted|SSL|certificate|GSSAPI|no such file|invalid .*(option|value)|"
+                               r"Name or service not known|nodename nor servname|server does not support", re.I)
 
 
 def connect(conninfo: str, *, snapshot: bool = True, statement_timeout_ms: int = 0,
@@ -24,8 +35,7 @@ def connect(conninfo: str, *, snapshot: bool = True, statement_timeout_ms: int =
     try:
         conn = psycopg.connect(conninfo, application_name=APPLICATION_NAME, autocommit=not snapshot)
     except psycopg.OperationalError as exc:
-        raise ConfigError(f"cannot connect to the database: {first_line(exc)}; check --dsn/--db-* or the PG* "
-                          "variables") from None
+        raise connect_error(exc) from None
     except psycopg.ProgrammingError as exc:
         raise ConfigError(f"bad connection settings: {first_line(exc)}") from None
     if snapshot:
@@ -44,6 +54,53 @@ def connect(conninfo: str, *, snapshot: bool = True, statement_timeout_ms: int =
         conn.close()
         raise translate(exc, cancelled=False) from None
     return conn
+
+
+def connect_error(exc: psycopg.OperationalError) -> Exception:
+    """Why a connection failed, by cause: the settings (exit 2), or a server that is down, unreachable, silent
+    past connect_timeout or at its connection limit (exit 3; retried within a run)."""
+    reason = _reason(exc)
+    if _BUSY.search(reason):
+        limit = " (its max_connections is reached)" if re.search(r"clients|connections|slots", reason) else ""
+        return Unavailable(f"the database refuses connections for now{limit}: {reason}; retry later, or lower "
+                           "--workers", retryable=True)
+    if _REFUSED_SETTINGS.search(reason):
+        return ConfigError(f"cannot connect to the database: {reason}; check --dsn/--db-* or the PG* variables")
+    if "timeout expired" in reason or "timed out" in reason:
+        return Unavailable(f"the database did not answer within its connect timeout: {reason}; check that the "
+                           "server is up and reachable, or raise --db-connect-timeout", retryable=True)
+    return Unavailable(f"cannot connect to the database: {reason}; check that the server is up and reachable "
+                       "(--dsn/--db-host/--db-port)", retryable=True)
+
+
+def _reason(exc: BaseException) -> str:
+    """libpq's message in one line: the last host's failure, without the 'connection failed:' preamble."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    failures = [line for line in lines if "failed:" in line or "FATAL:" in line] or lines or [type(exc).__name__]
+    text = re.sub(r"^connection failed:\s*", "", failures[-1])
+    return re.sub(r"\s+", " ", text)
+
+
+def free_connection_slots(conn: psycopg.Connection) -> int:
+    """Connections the server would still accept from this role in this database, counting `conn` as free
+    (the caller closes it before it opens more): max_connections less its reserved slots and the client
+    connections open now, and the role's and the database's own CONNECTION LIMITs."""
+    row = conn.execute("""
+        WITH open AS (SELECT usename, datname FROM pg_stat_activity WHERE backend_type = 'client backend')
+        SELECT current_setting('max_connections')::int
+                 - current_setting('superuser_reserved_connections')::int
+                 - coalesce(current_setting('reserved_connections', true)::int, 0)
+                 - (SELECT count(*) FROM open),
+               (SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user)
+                 - (SELECT count(*) FROM open WHERE usename = current_user),
+               (SELECT datconnlimit FROM pg_database WHERE datname = current_database())
+                 - (SELECT count(*) FROM open WHERE datname = current_database()),
+               (SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user) < 0,
+               (SELECT datconnlimit FROM pg_database WHERE datname = current_database()) < 0""").fetchone()
+    assert row is not None, "a query without FROM returns one row"
+    server, role, database, role_unlimited, database_unlimited = row
+    limits = [server] + ([] if role_unlimited else [role]) + ([] if database_unlimited else [database])
+    return max(0, min(limits)) + 1
 
 
 def scalar(executor: psycopg.Connection | psycopg.Cursor, query: Any, params: Any = None) -> Any:

@@ -11,6 +11,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from psycopg import sql
 
@@ -23,6 +24,12 @@ RAW_JSON_OPTIONS = sql.SQL("(FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')")
 # json (not jsonb) values keep their original whitespace, newlines included; outside strings that whitespace
 # is insignificant and inside them raw newlines are invalid JSON, so spaces are an exact substitute.
 _MAY_HOLD_NEWLINES = re.compile(r"^json\b|\bjson\[\]")
+
+
+def _window_end(moment: datetime) -> sql.Composable:
+    # a window's end is a period's end; datetime.max stands for 10000-01-01, which PostgreSQL can write but
+    # Python cannot (its literal is left untyped so that it takes the column's type)
+    return sql.Literal("10000-01-01") if moment == datetime.max else sql.Literal(moment)
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ class Selection:
             return cls(relation, None)
         column = sql.Identifier(date_column or "")
         where = sql.SQL("{} >= {} AND {} < {}").format(column, sql.Literal(part.window.start), column,
-                                                       sql.Literal(part.window.end))
+                                                       _window_end(part.window.end))
         return cls(relation, where)
 
     def select(self, columns: sql.Composable) -> sql.Composed:

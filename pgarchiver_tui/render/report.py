@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -25,6 +26,16 @@ from pgarchiver_tui.core.events import (
 from pgarchiver_tui.core.units import human_bytes
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: each could split or rewrite a line
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters escaped (\\n, \\t, \\x01, \\u2028): a name holding a newline cannot
+    split a log line or forge the next one. JSON logs escape them already."""
+    return _CONTROLS.sub(lambda m: _NAMED.get(m[0]) or (f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
+                                                         else f"\\u{ord(m[0]):04x}"), text)
 
 
 def exit_code(finished: RunFinished) -> int:
@@ -65,7 +76,7 @@ class HeadlessReporter:
             line = json.dumps({"time": stamp, "level": level, "event": event, "message": message, **fields},
                               default=str)
         else:
-            line = f"{stamp} {level.upper():<7} {message}"
+            line = f"{stamp} {level.upper():<7} {one_line(message)}"
         print(line, file=self.stream, flush=True)
 
     def _handle(self, event: Event) -> None:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pgarchiver_tui.core.errors import ConfigError, PrivilegeError
+from pgarchiver_tui.core.errors import ConfigError, PrivilegeError, Unavailable
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.storage.base import Storage
 from pgarchiver_tui.storage.local import LocalStorage
@@ -30,7 +30,8 @@ def open_destination(settings: Settings, check: bool = True) -> Storage:
 
     s3 = S3Settings(bucket=settings.s3_bucket or "", endpoint=settings.s3_endpoint, region=settings.s3_region,
                     access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
-                    profile=settings.s3_profile, sse=settings.s3_sse, sse_kms_key_id=settings.s3_sse_kms_key_id)
+                    profile=settings.s3_profile, sse=settings.s3_sse, sse_kms_key_id=settings.s3_sse_kms_key_id,
+                    connect_timeout=settings.s3_connect_timeout, read_timeout=settings.s3_read_timeout)
     storage = S3Storage(s3)
     if check:
         check_bucket(storage)
@@ -38,16 +39,27 @@ def open_destination(settings: Settings, check: bool = True) -> Storage:
 
 
 def check_bucket(storage: S3Storage) -> None:
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
 
     from pgarchiver_tui.storage.s3 import make_client
 
     where = storage.settings.endpoint or "AWS"
+    timeouts = f"{storage.settings.connect_timeout:g} s to connect, {storage.settings.read_timeout:g} s to answer"
     try:
-        # one retry, not the uploads' five with backoff: a mistyped endpoint is said in a second, not twenty
+        # one retry, not the uploads' three with backoff: an unreachable store is said within the two timeouts
         make_client(storage.settings, max_attempts=2).head_bucket(Bucket=storage.bucket)
+    except (ConnectTimeoutError, ReadTimeoutError):
+        raise Unavailable(f"the S3 endpoint {where} did not answer in time ({timeouts}, twice); check that it "
+                          "is up, or raise --s3-connect-timeout/--s3-read-timeout", retryable=True) from None
     except EndpointConnectionError:
-        raise ConfigError(f"cannot reach the S3 endpoint {where}; check --s3-endpoint") from None
+        raise Unavailable(f"cannot reach the S3 endpoint {where}; check --s3-endpoint and that the store is up",
+                          retryable=True) from None
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in ("404", "NoSuchBucket", "NotFound"):
@@ -56,6 +68,10 @@ def check_bucket(storage: S3Storage) -> None:
         if code in ("403", "AccessDenied"):
             raise PrivilegeError(f"access to bucket {storage.bucket!r} denied; check the credentials "
                                  "(--s3-access-key, AWS_PROFILE) and the bucket policy") from None
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError"):
+            raise Unavailable(f"the S3 endpoint {where} answers {code or status} for bucket {storage.bucket!r}; "
+                              "retry later", retryable=True) from None
         raise ConfigError(f"bucket {storage.bucket!r}: {code}") from None
     except BotoCoreError as exc:
         raise ConfigError(f"S3 at {where}: {exc}; check --s3-endpoint and the credentials") from None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
 from pgarchiver_tui.core.errors import Cancelled, ConfigError, PrivilegeError, StorageError, WriteConflict
 from pgarchiver_tui.pipeline.digest import multipart_etag
@@ -44,6 +44,8 @@ class S3Settings:
     profile: str | None = None
     sse: str | None = None  # AES256 | aws:kms
     sse_kms_key_id: str | None = None
+    connect_timeout: float = 10.0  # seconds per attempt; botocore's default read timeout is 60 s, times 3
+    read_timeout: float = 20.0  # attempts: a store that accepts and never answers would take minutes
 
 
 def make_client(settings: S3Settings, max_attempts: int = 3):
@@ -53,7 +55,8 @@ def make_client(settings: S3Settings, max_attempts: int = 3):
         response_checksum_validation="when_required",
         retries={"mode": "standard", "max_attempts": max_attempts},
         max_pool_connections=32,
-        connect_timeout=10,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
     )
     session = boto3.session.Session(profile_name=settings.profile)
     return session.client(
@@ -74,6 +77,8 @@ def describe(exc: Exception, what: str) -> Exception:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         transient = status >= 500 or code in TRANSIENT_CODES
         return StorageError(f"{what}: {code} {message}".strip(), retryable=transient)
+    if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
+        return StorageError(f"{what}: the store did not answer in time ({exc})", retryable=True)
     return StorageError(f"{what}: {exc}", retryable=isinstance(exc, BotoCoreError))
 
 

@@ -34,8 +34,7 @@ def make_plan(schema: str, table: str, sources: list[Source], requested: Period,
     range is widened), a partition longer than a period is split by `date_column`, and partitions shorter than
     a period are grouped into it. Keys are derived from the period alone, so no two jobs share one.
     """
-    periods = list(periods_covering(requested, duration))
-    widened = Period(periods[0].start, periods[-1].end)
+    widened = Period(duration.floor(requested.start), _end_of_period(duration, requested.end))
     slices: dict[Period, list[Slice]] = defaultdict(list)
     notes: list[str] = []
     if widened != requested:
@@ -45,7 +44,7 @@ def make_plan(schema: str, table: str, sources: list[Source], requested: Period,
         if source.bounds is None:
             if date_column is None:
                 continue  # reported by the caller, who knows whether it holds rows
-            for period in periods:
+            for period in _periods(widened, duration, f"windows of {source.qualified}"):
                 slices[period].append(Slice(source, period))
             continue
         if not source.bounds.overlaps(widened):
@@ -58,9 +57,9 @@ def make_plan(schema: str, table: str, sources: list[Source], requested: Period,
             raise ConfigError(
                 f"partition {source.qualified} {source.bounds} spans several {duration.value} periods; give "
                 f"--date-column to split it, or choose a longer --output-duration")
-        for period in periods:
-            if period.overlaps(source.bounds):
-                slices[period].append(Slice(source, period))
+        overlap = source.bounds.intersect(widened)
+        for period in _periods(overlap, duration, f"{source.qualified} split by --date-column") if overlap else ():
+            slices[period].append(Slice(source, period))
     jobs = []
     open_periods = 0
     for period in sorted(slices):
@@ -79,3 +78,26 @@ def make_plan(schema: str, table: str, sources: list[Source], requested: Period,
     if not slices:  # say why a run does nothing, rather than finish silently with "0 objects"
         notes.append(f"nothing to archive: no partition of {schema}.{table} overlaps {widened}")
     return Plan(jobs, requested, widened, notes, open_periods)
+
+
+MAX_PERIODS = 100_000  # objects one source may be cut into in one run
+
+
+def _end_of_period(duration: Duration, moment: datetime) -> datetime:
+    """The end of the period holding the last instant before `moment` (an exclusive end)."""
+    if moment == datetime.max:
+        return moment
+    last = duration.floor(moment)
+    return last if last == moment else duration.next(last)
+
+
+def _periods(span: Period, duration: Duration, what: str) -> list[Period]:
+    """The periods covering `span`, refused beyond MAX_PERIODS: a range of centuries cut into hours would
+    otherwise plan for minutes and hold millions of jobs."""
+    found = []
+    for period in periods_covering(span, duration):
+        found.append(period)
+        if len(found) > MAX_PERIODS:
+            raise ConfigError(f"{what} would make more than {MAX_PERIODS:,} {duration.value} objects from "
+                              f"{span}; narrow --start-date/--end-date or choose a longer --output-duration")
+    return found

@@ -6,8 +6,10 @@ Everything that can be wrong with the input is found here, before anything is wr
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+
+import psycopg
 
 from pgarchiver_tui.cache import Cache, open_cache
 from pgarchiver_tui.commands.archive.plan import Plan, make_plan
@@ -15,7 +17,7 @@ from pgarchiver_tui.commands.archive.run import ArchiveOptions, ArchiveRun, utc_
 from pgarchiver_tui.core.errors import ConfigError
 from pgarchiver_tui.core.events import Event
 from pgarchiver_tui.core.settings import Settings
-from pgarchiver_tui.db.connection import connect, translated_errors
+from pgarchiver_tui.db.connection import connect, free_connection_slots, translated_errors
 from pgarchiver_tui.db.discovery import Discovery, check_privileges, discover, holds_rows
 from pgarchiver_tui.runner.retry import RetryPolicy
 from pgarchiver_tui.storage import Storage
@@ -41,9 +43,22 @@ def archive_options(settings: Settings) -> ArchiveOptions:
         conninfo=settings.conninfo(), format=settings.output_format, compression=settings.compression,
         level=settings.compression_level, zstd_threads=settings.zstd_threads, workers=settings.workers,
         dry_run=settings.dry_run, force=settings.force, statement_timeout_ms=settings.statement_timeout,
-        lock_timeout_ms=settings.lock_timeout, retry=RetryPolicy(attempts=settings.retries),
+        lock_timeout_ms=settings.lock_timeout,
+        retry=RetryPolicy(attempts=settings.retries, budget_seconds=settings.retry_budget),
         max_rate_mb=settings.max_rate, pause_seconds=settings.pause,
     )
+
+
+def cap_workers(conn: psycopg.Connection, options: ArchiveOptions) -> tuple[ArchiveOptions, str]:
+    """Fewer workers when the server has fewer free connection slots: the limit is the server's, not a fault
+    of the configuration. (A slot taken meanwhile is retried with backoff by the run.)"""
+    free = free_connection_slots(conn)
+    if options.workers <= free:
+        return options, ""
+    workers = max(1, free)
+    return replace(options, workers=workers), (
+        f"--workers {options.workers} capped to {workers}: the server has {free} free connection slot(s) for "
+        "this role and database (max_connections, connection limits)")
 
 
 def prepare(settings: Settings, now: datetime | None = None) -> Prepared:
@@ -65,15 +80,17 @@ def prepare(settings: Settings, now: datetime | None = None) -> Prepared:
             raise ConfigError(f"nothing to archive: no partition of {schema}.{table} overlaps "
                               f"{plan.widened}; check --start-date/--end-date (and --date-column for rows "
                               "outside partitions)")
+        options, capped = cap_workers(conn, options)
         used = {part.source for job in plan.jobs for part in job.slices}
         check_privileges(conn, sorted(used, key=lambda s: s.qualified))
-        notes = found.notes + plan.notes
+        notes = found.notes + plan.notes + ([capped] if capped else [])
         if settings.date_column is None:
             for source in found.unbounded:
                 if holds_rows(conn, source):
                     notes.append(f"{source.qualified} ({source.kind.value}) holds rows outside any dated partition;"
                                  " they are NOT archived: give --date-column to archive them by date")
-    storage = open_destination(settings)
+    # a dry run writes nothing, not even the directory (validate found it creatable)
+    storage = open_destination(settings, check=not (settings.dry_run and settings.local_dir))
     cache = None if settings.dry_run else open_cache(storage.url, settings.cache_dir)
     if cache and cache.warning:
         notes.append(cache.warning)

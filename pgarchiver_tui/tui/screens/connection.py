@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,38 +15,24 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Select, Static, TabbedContent, TabPane
 
 from pgarchiver_tui.commands.preflight import check_database, check_destination
+from pgarchiver_tui.core import schema
 from pgarchiver_tui.core.errors import ArchiverError
-from pgarchiver_tui.core.periods import Duration, check_template
-from pgarchiver_tui.core.settings import Settings, load_settings, parse_date, save_profile
+from pgarchiver_tui.core.periods import Duration
+from pgarchiver_tui.core.settings import Settings, load_settings, save_profile
 from pgarchiver_tui.pipeline import codecs, formats
 from pgarchiver_tui.tui.screens.profile_dialog import LoadProfileScreen, SaveProfileScreen
 from pgarchiver_tui.tui.widgets.form_field import Check, FormField, field_control
 
-SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-_INT_FIELDS = {f.name for f in fields(Settings) if "int" in str(f.type)}
+SSLMODES = schema.SSLMODES
 
 
-def _whole_number(minimum: int) -> Check:
+def _by_schema(name: str) -> Check:
+    """The field's value read and checked by the one schema the command line and config file use too."""
     def check(text: str) -> None:
-        try:
-            number = int(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a whole number") from None
-        if number < minimum:
-            raise ValueError(f"must be at least {minimum}")
+        schema.parse_text(name, text, "")
+        if name == "dsn":
+            Settings(dsn=text).conninfo()
     return check
-
-
-def _dsn(text: str) -> None:
-    Settings(dsn=text).conninfo()
-
-
-def _date(text: str) -> None:
-    parse_date("date", text)
-
-
-def _template(text: str) -> None:
-    check_template(text)
 
 
 @dataclass(frozen=True)
@@ -54,7 +40,7 @@ class Spec:
     name: str  # a Settings field
     label: str
     tab: str
-    check: Check | None = None
+    check: Check | None = None  # besides the schema's
     choices: tuple[str, ...] = ()
     password: bool = False
     placeholder: str = ""
@@ -62,9 +48,9 @@ class Spec:
 
 
 SPECS = (
-    Spec("dsn", "DSN", "database", _dsn, placeholder="postgresql://user@host/db (optional)"),
+    Spec("dsn", "DSN", "database", placeholder="postgresql://user@host/db (optional)"),
     Spec("db_host", "Host", "database", placeholder="PGHOST / localhost"),
-    Spec("db_port", "Port", "database", _whole_number(1), placeholder="5432"),
+    Spec("db_port", "Port", "database", placeholder="5432"),
     Spec("db_user", "User", "database", placeholder="PGUSER"),
     Spec("db_password", "Password", "database", password=True, placeholder="PGPASSWORD / ~/.pgpass"),
     Spec("db_name", "Database", "database", placeholder="PGDATABASE"),
@@ -78,15 +64,15 @@ SPECS = (
     Spec("s3_profile", "AWS profile", "destination"),
     Spec("table", "Table", "job", placeholder="events or schema.events"),
     Spec("schema", "Schema", "job", placeholder="public"),
-    Spec("start_date", "Start date", "job", _date, placeholder="YYYY-MM-DD"),
-    Spec("end_date", "End date", "job", _date, placeholder="YYYY-MM-DD (inclusive)"),
+    Spec("start_date", "Start date", "job", placeholder="YYYY-MM-DD"),
+    Spec("end_date", "End date", "job", placeholder="YYYY-MM-DD (inclusive)"),
     Spec("date_column", "Date column", "job", placeholder="for plain tables and splitting"),
     Spec("output_format", "Format", "job", choices=tuple(formats.FORMATS), blank=False),
     Spec("compression", "Compression", "job", choices=tuple(codecs.CODECS), blank=False),
     Spec("compression_level", "Level", "job", placeholder="codec default"),
     Spec("output_duration", "Output period", "job", choices=tuple(d.value for d in Duration), blank=False),
-    Spec("path_template", "Path template", "job", _template),
-    Spec("workers", "Workers", "job", _whole_number(1)),
+    Spec("path_template", "Path template", "job"),
+    Spec("workers", "Workers", "job"),
 )
 TABS = (("database", "Database"), ("destination", "Destination"), ("job", "Job"))
 
@@ -100,7 +86,7 @@ def make_field(spec: Spec, value: Any) -> FormField:
     else:
         control = Input(text, placeholder=spec.placeholder, password=spec.password, compact=True,
                         id=f"input-{spec.name}")
-    return FormField(spec.name, spec.label, control, spec.check)
+    return FormField(spec.name, spec.label, control, spec.check or _by_schema(spec.name))
 
 
 class ConnectionScreen(Screen[None]):
@@ -142,26 +128,23 @@ class ConnectionScreen(Screen[None]):
         values: dict[str, Any] = {}
         for spec in SPECS:
             text = self.field(spec.name).value
-            if spec.name in _INT_FIELDS:
-                try:
-                    values[spec.name] = int(text) if text else getattr(Settings(), spec.name)
-                except ValueError:
-                    raise ValueError(f"{spec.label}: {text!r} is not a whole number") from None
-            else:
-                values[spec.name] = text or getattr(Settings(), spec.name)
+            try:
+                value = schema.parse_text(spec.name, text, spec.label) if text else None
+            except ArchiverError as exc:
+                raise ValueError(str(exc)) from None
+            values[spec.name] = getattr(Settings(), spec.name) if value is None else value
         return replace(self.settings, **values)
 
     def check_level(self, text: str) -> None:
         codec = codecs.get_codec(self.field("compression").value or "zstd")
-        _whole_number(0)(text)
-        codec.check_level(int(text))
+        codec.check_level(schema.parse_text("compression_level", text, "Level"))
 
     def validate_field(self, field: FormField) -> str:
         problem = field.validate()
         if field.field_name == "compression_level" and field.value and not problem:
             try:
                 self.check_level(field.value)
-            except ValueError as exc:
+            except (ValueError, ArchiverError) as exc:
                 problem = str(exc)
             field.set_problem(problem)
         return problem
