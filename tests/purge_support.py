@@ -31,7 +31,7 @@ class Store:
 
 def local_store(tmp_path: Path) -> Store:
     root = tmp_path / "archive"
-    root.mkdir(exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
     return Store(flags(local_dir=root, cache_dir=tmp_path / "cache"), LocalStorage(root))
 
 
@@ -76,7 +76,7 @@ def relations(dsn: str, pattern: str) -> list[str]:
 
 
 def count(dsn: str, relation: str, where: str = "true") -> int:
-    [(rows,)] = query(dsn, f"SELECT count(*) FROM {relation} WHERE {where}")
+    [(rows,)] = query(dsn, f"SELECT count(*) FROM {relation} AS c WHERE {where}")
     return int(rows)
 
 

@@ -41,7 +41,7 @@ class PurgeLog:
                                   f"{event.destination}{how}{mode}", **asdict(event))
             elif isinstance(event, Notice):
                 self.reporter(event)
-            elif isinstance(event, PurgeStep):
+            elif isinstance(event, PurgeStep) and not event.routine:
                 self.reporter.log("info", "step", f"  {event.label}: {event.message}", period=event.label)
             elif isinstance(event, PurgeResult):
                 self.line(event)

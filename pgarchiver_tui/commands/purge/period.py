@@ -85,6 +85,7 @@ class PurgeStep:
 
     label: str
     message: str
+    routine: bool = True  # False: worth a line in a headless log (delete batches, a concurrent detach)
 
 
 @dataclass
@@ -136,9 +137,9 @@ class _Period:
         return PurgeResult(self.plan.label, str(period) if period else "", outcome, reason, category,
                            removed or [], self.plan.keys, proof, self.method)
 
-    def step(self, message: str) -> None:
+    def step(self, message: str, routine: bool = True) -> None:
         if self.progress is not None:
-            self.progress(PurgeStep(self.plan.label, message))
+            self.progress(PurgeStep(self.plan.label, message, routine))
 
     def run(self) -> PurgeResult:
         try:
@@ -147,7 +148,7 @@ class _Period:
             with self.claimed():
                 return self.purge()
         except Refused as exc:
-            return self.result(REFUSED, f"{exc}; left untouched", "refused")
+            return self.result(REFUSED, f"{exc}; left untouched", "refused", proof=exc.proof)
         except Cancelled as exc:
             return self.result(CANCELLED, f"{exc}; left untouched", exc.category)
         except psycopg.Error as exc:
@@ -392,7 +393,7 @@ class _Period:
         parent = self.parent_of(target.schema, target.name)
         self.method = "concurrently"
         if parent is not None and parent[2]:  # "detach pending": the interrupted DETACH … CONCURRENTLY
-            self.step(f"finishing the detach of {target.relation}")
+            self.step(f"finishing the detach of {target.relation}", routine=False)
             self.conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {} FINALIZE").format(
                 sql.Identifier(parent[0], parent[1]), sql.Identifier(target.schema, target.name)))
             return self.finish(record, f"the detach of {target.relation} ({when}) was finished now")
@@ -435,7 +436,7 @@ class _Period:
         [target] = self.plan.targets
         parent = self.parent(target)
         assert parent is not None
-        self.step(f"detaching {target.label} concurrently")
+        self.step(f"detaching {target.label} concurrently", routine=False)
         try:
             self.conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {} CONCURRENTLY").format(
                 sql.Identifier(parent[0], parent[1]), _ident(target)))

@@ -36,6 +36,10 @@ STAGED = sql.Identifier("pgarchiver_purge_rows")
 class Refused(Exception):
     """The period cannot be proven, or must not be touched: it is left as it is, with this reason."""
 
+    def __init__(self, reason: str, proof: Proof | None = None) -> None:
+        super().__init__(reason)
+        self.proof = proof  # what was compared, when the comparison is what failed
+
 
 @dataclass
 class LiveTally:
@@ -101,10 +105,10 @@ def prove(cursor: psycopg.Cursor, storage: Storage, plan: PeriodPlan, date_colum
     proof = Proof(proven, archived_rows, _hex(archived_total), live_rows_count, _hex(live_total))
     if live_rows_count != archived_rows:
         raise Refused(f"live rows differ from the archive: {live_rows_count:,} rows live, {archived_rows:,} "
-                      "archived (changed since archiving)")
+                      "archived (changed since archiving)", proof)
     if live_total != archived_total:
         raise Refused(f"live rows differ from the archive: the same {live_rows_count:,} rows in number, but their "
-                      "content differs (row fingerprints do not match: changed since archiving)")
+                      "content differs (row fingerprints do not match: changed since archiving)", proof)
     return Proven(proof, live, tables, columns)
 
 
@@ -187,7 +191,7 @@ class Pacing:
 
 
 def delete_staged(cursor: psycopg.Cursor, proven: Proven, target: Target, pacing: Pacing,
-                  cancel: threading.Event, step: Callable[[str], None]) -> int:
+                  cancel: threading.Event, step: Callable[[str, bool], None]) -> int:
     """Delete a window's staged rows in batches; each batch must remove exactly the rows staged for it."""
     number = next(n for n, tally in enumerate(proven.live) if tally.target == target)
     relation = sql.Identifier(target.source.schema, target.source.name)
@@ -213,7 +217,7 @@ def delete_staged(cursor: psycopg.Cursor, proven: Proven, target: Target, pacing
             raise IntegrityError(f"batch {batch} of {target.label} removed {deleted:,} rows that differ from the "
                                  f"{rows:,} proven against the archive; rolled back")
         done += int(rows)
-        step(f"deleted batch {batch} of {target.label}: {done:,} of {total:,} rows")
+        step(f"deleted batch {batch} of {target.label}: {done:,} of {total:,} rows", False)
         if pacing.pause_seconds and done < total and cancel.wait(pacing.pause_seconds):
             raise Cancelled("cancelled while deleting")
     return done
