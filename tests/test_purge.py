@@ -261,3 +261,83 @@ def test_default_partition_rows_are_refused_without_a_date_column_and_purged_by_
                                                     "window": ["2024-01-06T00:00:00", "2024-01-07T00:00:00"],
                                                     "rows": 1}]
     assert query(seeded_events, "SELECT id FROM events") == [(9002,)]  # the one row outside the range
+
+
+def test_a_lock_held_past_the_lock_timeout_refuses_that_period_only(
+        seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import psycopg
+
+    store = local_store(tmp_path)
+    archive(capsys, seeded_events, "events", "2024-01-01", "2024-01-03", store)
+    with psycopg.connect(seeded_events) as holder:  # as a writer of that partition holds it, till its commit
+        holder.execute("LOCK TABLE events_20240102 IN ROW EXCLUSIVE MODE")
+
+        run = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-03", store, lock_timeout=200)
+
+        holder.rollback()
+    assert run.code == 1, run.err
+    found = reasons(run)
+    assert found["public.events_20240102"].startswith("refused: a lock was not granted within --lock-timeout (200 "
+                                                      "ms): canceling statement due to lock timeout")
+    assert [o for _, o in outcomes(run)] == ["purged", "refused", "purged"]
+    assert count(seeded_events, "events_20240102") == 300
+
+
+@pytest.mark.parametrize("default_partition", [True, False])
+def test_detach_only_keeps_the_tables_detached_concurrently_where_allowed(
+        pg_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], default_partition: bool) -> None:
+    from pgarchiver_tui.commands.demo_data import seed_events
+
+    seed_events(pg_dsn, days=3, rows_per_day=100)
+    if not default_partition:
+        execute(pg_dsn, "DROP TABLE events_default")
+    store = local_store(tmp_path)
+    archive(capsys, pg_dsn, "events", "2024-01-01", "2024-01-02", store)
+
+    run = purge(capsys, pg_dsn, "events", "2024-01-01", "2024-01-02", store, "--detach-only")
+
+    assert run.code == 0, run.err
+    assert [p["method"] for p in run.report["periods"]] == ["transaction" if default_partition else "concurrently"] * 2
+    assert [p["removed"][0]["action"] for p in run.report["periods"]] == ["detach", "detach"]
+    attached = query(pg_dsn, "SELECT c.relname, c.relispartition FROM pg_class c WHERE c.relname LIKE 'events_2024%%' "
+                             "ORDER BY 1")
+    assert attached == [("events_20240101", False), ("events_20240102", False), ("events_20240103", True)]
+    assert count(pg_dsn, "events_20240101") == count(pg_dsn, "events_20240102") == 100
+    assert count(pg_dsn, "events") == 100
+    assert store.record(f"{PREFIX}events-2024-01-01.jsonl.zst")["targets"][0]["action"] == "detach"  # type: ignore[index]
+    assert verify(capsys, pg_dsn, "events", store).code == 0
+    again = purge(capsys, pg_dsn, "events", "2024-01-01", "2024-01-02", store, "--detach-only")
+    assert again.code == 0 and [o for _, o in outcomes(again)] == ["already-purged", "already-purged"]
+
+
+def test_rows_inserted_into_a_window_while_it_is_purged_stay(
+        pg_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pgarchiver_tui.commands.purge.period import PurgeStep
+    from pgarchiver_tui.commands.purge.run import prepare_purge
+    from pgarchiver_tui.core.settings import Settings
+
+    store = local_store(tmp_path)
+    seed_plain(pg_dsn, days=1)
+    archive(capsys, pg_dsn, "plain", "2024-01-01", "2024-01-01", store, date_column="at")
+    settings = Settings(dsn=pg_dsn, table="plain", start_date="2024-01-01", end_date="2024-01-01", date_column="at",
+                        local_dir=str(tmp_path / "archive"), cache_dir=str(tmp_path / "cache"), no_ui=True)
+    inserted: list[str] = []
+
+    def meanwhile(event: object) -> None:
+        if isinstance(event, PurgeStep) and event.message.startswith("deleted batch 1 ") and not inserted:
+            # another session adds a row to the window between two batches, and commits
+            execute(pg_dsn, "INSERT INTO plain VALUES (5000, '2024-01-01 12:00+00', 'arrived during the purge')")
+            inserted.append(event.message)
+
+    report = prepare_purge(settings, meanwhile, batch_rows=50).run()
+
+    assert inserted, "no batch was deleted: nothing was tested"
+    assert report.exit_code == 0, report.results
+    assert report.results[0].rows == 200
+    assert query(pg_dsn, "SELECT id, body FROM plain") == [(5000, "arrived during the purge")]
+    rerun = purge(capsys, pg_dsn, "plain", "2024-01-01", "2024-01-01", store, date_column="at")
+    assert rerun.code == 0
+    assert reasons(rerun) == {"public.plain [2024-01-01, 2024-01-02)": "already-purged: purged on "
+                              f"{rerun.report['periods'][0]['reason'].split('purged on ')[1].split(';')[0]}; 1 rows "
+                              "now in its window(s) arrived later and are not archived"}
+    assert count(pg_dsn, "plain") == 1
