@@ -190,3 +190,20 @@ def prepare_purge(settings: Settings, emit: Callable[[Any], None], *, detach_onl
     return PurgeRun(plans, storage, cache, options, settings.conninfo(), emit, notes, settings.statement_timeout,
                     f"{schema}.{table}")
 
+
+
+def describe_plan(plan: PeriodPlan, detach_only: bool) -> tuple[str, str]:
+    """(kind, text) of one period before anything is proven, for a confirmation: kind is purge, refused or
+    nothing; the rows are the archive's (the proof refuses a period whose live rows are not those)."""
+    if plan.refusal:
+        return "refused", f"{plan.label}: {plan.refusal}"
+    if not plan.targets:
+        return "nothing", f"{plan.keys[0] if plan.keys else plan.label}: nothing left in the database"
+    parts = []
+    for target in plan.targets:
+        if target.whole:
+            parts.append(f"{'detach' if detach_only else 'drop'} {target.source.qualified}")
+        else:
+            parts.append(f"delete the rows of {target.label}")
+    rows = plan.archived_rows
+    return "purge", f"{', '.join(parts)}: {rows:,} row{'' if rows == 1 else 's'} as archived"
