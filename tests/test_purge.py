@@ -249,7 +249,7 @@ def test_default_partition_rows_are_refused_without_a_date_column_and_purged_by_
 
     assert refused.code == 1
     assert reasons(refused)["public.events_default [2024-01-01, 2024-01-07)"].startswith(
-        "refused: default public.events_default holds 1 rows in the range: they are purged only by date, archived "
+        "refused: default public.events_default holds 1 row in the range: they are purged only by date, archived "
         "by date: give --date-column")
 
     archive(capsys, seeded_events, "events", "2024-01-01", "2024-01-06", dated, date_column="created_at")
@@ -338,6 +338,109 @@ def test_rows_inserted_into_a_window_while_it_is_purged_stay(
     rerun = purge(capsys, pg_dsn, "plain", "2024-01-01", "2024-01-01", store, date_column="at")
     assert rerun.code == 0
     assert reasons(rerun) == {"public.plain [2024-01-01, 2024-01-02)": "already-purged: purged on "
-                              f"{rerun.report['periods'][0]['reason'].split('purged on ')[1].split(';')[0]}; 1 rows "
+                              f"{rerun.report['periods'][0]['reason'].split('purged on ')[1].split(';')[0]}; 1 row "
                               "now in its window(s) arrived later and are not archived"}
     assert count(pg_dsn, "plain") == 1
+
+
+def test_a_column_added_after_archiving_refuses_the_purge(
+        seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = local_store(tmp_path)
+    archive(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)
+    # the fingerprint reads the archive's columns: a value only the live table has must not go unseen
+    execute(seeded_events, "ALTER TABLE events ADD COLUMN extra text", "UPDATE events SET extra = 'kept'")
+
+    run = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)
+
+    assert run.code == 1
+    assert reasons(run) == {"public.events_20240101": "refused: live columns differ from the archive's: "
+                            "public.events_20240101 has extra text that the archive has not, the archive nothing "
+                            "that it has not; archive it again (--force) before purging; left untouched"}
+    assert count(seeded_events, "events_20240101", "extra = 'kept'") == 300
+
+
+def settings_for(dsn: str, table: str, start: str, end: str, tmp_path: Path, **options: object):  # type: ignore[no-untyped-def]
+    from pgarchiver_tui.core.settings import Settings
+
+    return Settings(dsn=dsn, table=table, start_date=start, end_date=end, local_dir=str(tmp_path / "archive"),
+                    cache_dir=str(tmp_path / "cache"), no_ui=True, **options)  # type: ignore[arg-type]
+
+
+def test_a_row_changed_in_a_window_while_it_is_purged_rolls_the_window_back(
+        pg_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pgarchiver_tui.commands.purge.period import PurgeStep
+    from pgarchiver_tui.commands.purge.run import prepare_purge
+
+    store = local_store(tmp_path)
+    seed_plain(pg_dsn, days=1)
+    archive(capsys, pg_dsn, "plain", "2024-01-01", "2024-01-01", store, date_column="at")
+    changed: list[str] = []
+
+    def meanwhile(event: object) -> None:
+        if isinstance(event, PurgeStep) and event.message.startswith("deleted batch 1 ") and not changed:
+            # a row the next batches would delete is changed, and committed, by another session
+            execute(pg_dsn, "UPDATE plain SET body = 'changed during the purge' WHERE id = 200")
+            changed.append(event.message)
+
+    report = prepare_purge(settings_for(pg_dsn, "plain", "2024-01-01", "2024-01-01", tmp_path, date_column="at"),
+                           meanwhile, batch_rows=50).run()
+
+    assert changed, "no batch was deleted: nothing was tested"
+    [result] = report.results
+    assert (result.outcome, report.exit_code) == ("refused", 1)
+    assert result.reason.startswith("rows of the period changed while it was being purged")
+    assert count(pg_dsn, "plain") == 200, "the batch already deleted was rolled back"
+    assert count(pg_dsn, "plain", "body = 'changed during the purge'") == 1
+    assert store.record("public/plain/2024/01/plain-2024-01-01.jsonl.zst") is None, "the intent was taken back"
+
+
+def test_a_concurrent_detach_left_pending_is_finished_by_the_rerun(
+        pg_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    import psycopg
+
+    from pgarchiver_tui.commands.demo_data import seed_events
+    from pgarchiver_tui.commands.purge.period import PurgeStep
+    from pgarchiver_tui.commands.purge.run import prepare_purge
+    from tests.archive_support import wait_until
+
+    seed_events(pg_dsn, days=2, rows_per_day=100)
+    execute(pg_dsn, "DROP TABLE events_default")  # DETACH … CONCURRENTLY is not allowed beside a default partition
+    store = local_store(tmp_path)
+    archive(capsys, pg_dsn, "events", "2024-01-01", "2024-01-01", store)
+    run = prepare_purge(settings_for(pg_dsn, "events", "2024-01-01", "2024-01-01", tmp_path), lambda e: None,
+                        detach_only=True)
+    watcher: list[threading.Thread] = []
+
+    def cancel_once_it_waits() -> None:
+        def detach_waiting() -> bool:
+            return bool(query(pg_dsn, "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'ALTER TABLE%%CONCURRENTLY' "
+                                      "AND wait_event_type IS NOT NULL AND state = 'active'"))
+        wait_until(detach_waiting, "the DETACH waiting for an older snapshot")
+        run.cancel()
+
+    def hear(event: object) -> None:
+        if isinstance(event, PurgeStep) and "concurrently" in event.message and not watcher:
+            watcher.append(threading.Thread(target=cancel_once_it_waits))
+            watcher[0].start()
+
+    run.emit = hear
+    with psycopg.connect(pg_dsn) as reader:  # a snapshot that uses the partition: the DETACH waits for it
+        reader.execute("SELECT count(*) FROM events")
+        report = run.run()
+        watcher[0].join()
+    [result] = report.results
+    assert report.exit_code == 130
+    assert result.outcome == "failed" and "detach pending" in result.reason, result
+    assert query(pg_dsn, "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = 'events_20240101'::regclass") \
+        == [(True,)]
+
+    rerun = purge(capsys, pg_dsn, "events", "2024-01-01", "2024-01-01", store, "--detach-only")
+
+    assert rerun.code == 0, rerun.err
+    [finished] = rerun.report["periods"]
+    assert finished["outcome"] == "already-purged" and "was finished now" in finished["reason"], finished
+    assert query(pg_dsn, "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'events_20240101'::regclass") == [(0,)]
+    assert count(pg_dsn, "events_20240101") == 100
+    assert store.record(f"{PREFIX}events-2024-01-01.jsonl.zst")["status"] == "purged"  # type: ignore[index]

@@ -54,6 +54,7 @@ from pgarchiver_tui.commands.purge.record import (
 )
 from pgarchiver_tui.core.errors import ArchiverError, Cancelled, IntegrityError
 from pgarchiver_tui.core.model import SourceKind
+from pgarchiver_tui.core.units import rows_text
 from pgarchiver_tui.db.connection import first_line, scalar, translate
 from pgarchiver_tui.runner.throttle import RateLimiter
 from pgarchiver_tui.storage import Storage
@@ -214,7 +215,7 @@ class _Period:
         if record is not None:  # purged before, yet rows are there: restored since, or newer than the purge
             newer = self.window_rows()
             if newer != plan.archived_rows:
-                note = f"; {newer:,} rows now in its window(s) arrived later and are not archived" if newer else ""
+                note = f"; {rows_text(newer)} now in its window(s) arrived later and are not archived" if newer else ""
                 return self.result(ALREADY, f"purged on {record.purged_at}{note}", removed=record.targets,
                                    proof=record.proof)
             try:

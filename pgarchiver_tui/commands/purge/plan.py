@@ -23,6 +23,7 @@ from psycopg import sql
 from pgarchiver_tui.commands.holdings import ArchivedObject
 from pgarchiver_tui.core.model import Source
 from pgarchiver_tui.core.periods import Period
+from pgarchiver_tui.core.units import rows_text
 from pgarchiver_tui.db.connection import scalar
 from pgarchiver_tui.db.discovery import Discovery, holds_rows
 
@@ -227,10 +228,10 @@ def _unbounded(conn: psycopg.Connection, found: Discovery, targets: list[Target]
             if not rows:
                 continue
             if date_column is None:
-                reason = (f"{source.kind.value} {source.qualified} holds {rows:,} rows in the range: they are "
+                reason = (f"{source.kind.value} {source.qualified} holds {rows_text(rows)} in the range: they are "
                           "purged only by date, archived by date: give --date-column")
             else:
-                reason = f"not archived: {rows:,} rows of {source.qualified} in {gap} are in no archived object"
+                reason = f"not archived: {rows_text(rows)} of {source.qualified} in {gap} are in no archived object"
             plans.append(PeriodPlan(found.schema, found.table, [Target(source, gap)], [], refusal=reason))
     return plans
 
@@ -260,5 +261,5 @@ def _count_in(conn: psycopg.Connection, source: Source, column: str, gaps: list[
         for n, gap in enumerate(gaps))
     query = sql.SQL("SELECT g, count(*) FROM (SELECT CASE {} END AS g FROM ONLY {}) AS t WHERE g IS NOT NULL "
                     "GROUP BY g").format(cases, sql.Identifier(source.schema, source.name))
-    counts = dict(conn.execute(query).fetchall())
+    counts: dict[int, int] = dict(conn.execute(query).fetchall())
     return [int(counts.get(n, 0)) for n in range(len(gaps))]

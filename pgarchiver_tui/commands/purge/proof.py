@@ -27,6 +27,7 @@ from pgarchiver_tui.commands.readback import ReadBack
 from pgarchiver_tui.commands.verify import column_names, fingerprint, load_archived, row_hash
 from pgarchiver_tui.core.errors import Cancelled, IntegrityError, StorageError
 from pgarchiver_tui.core.model import Column
+from pgarchiver_tui.db.discovery import columns_of
 from pgarchiver_tui.runner.throttle import RateLimiter
 from pgarchiver_tui.storage import Storage
 
@@ -96,6 +97,17 @@ def prove(cursor: psycopg.Cursor, storage: Storage, plan: PeriodPlan, date_colum
         archived_rows, archived_total = archived_rows + rows, archived_total + total
         proven.append(ProvenObject(obj.key, obj.sha256, obj.info.size if obj.info else 0, rows))
         tables.append(table)
+    for target in plan.targets:
+        # a column the archive lacks would go with the drop unseen by the fingerprint, which reads the archive's
+        live_columns = {(c.name, c.type) for c in columns_of(cursor.connection, target.source.schema,
+                                                             target.source.name)}
+        archived_columns = {(c.name, c.type) for c in columns}
+        if live_columns != archived_columns:
+            only_live = ", ".join(f"{n} {t}" for n, t in sorted(live_columns - archived_columns)) or "nothing"
+            only_archived = ", ".join(f"{n} {t}" for n, t in sorted(archived_columns - live_columns)) or "nothing"
+            raise Refused(f"live columns differ from the archive's: {target.source.qualified} has {only_live} that "
+                          f"the archive has not, the archive {only_archived} that it has not; archive it again "
+                          "(--force) before purging")
     step("fingerprinting the live rows")
     live = []
     for target in plan.targets:
@@ -178,7 +190,7 @@ def stage_rows(cursor: psycopg.Cursor, proven: Proven, date_column: str | None) 
         "WHERE archived.n IS NULL OR archived.n < live.n").format(STAGED, archived)).fetchall()
     if strays:
         raise Refused(f"live rows differ from the archive: {strays:,} of the rows to delete are not in it")
-    counts = dict(cursor.execute(sql.SQL("SELECT target, count(*) FROM {} GROUP BY target").format(STAGED))
+    counts: dict[int, int] = dict(cursor.execute(sql.SQL("SELECT target, count(*) FROM {} GROUP BY target").format(STAGED))
                   .fetchall())
     return {target: int(counts.get(n, 0)) for n, target in windows}
 

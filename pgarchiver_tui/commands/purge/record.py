@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.core.errors import StorageError
+from pgarchiver_tui.core.units import rows_text
 from pgarchiver_tui.storage import PURGE_RECORD_SUFFIX, Storage
 
 PURGING, PURGED = "purging", "purged"
@@ -38,9 +39,9 @@ class RemovedTarget:
         if dry_run:
             verb = f"would {self.action}"
         if self.window is None:
-            return f"{verb} {self.relation} ({self.rows:,} rows)"
+            return f"{verb} {self.relation} ({rows_text(self.rows)})"
         start, end = (moment.removesuffix("T00:00:00").replace("T", " ") for moment in self.window)
-        return f"{verb} {self.rows:,} rows of {self.relation} in [{start}, {end})"
+        return f"{verb} {rows_text(self.rows)} of {self.relation} in [{start}, {end})"
 
 
 @dataclass

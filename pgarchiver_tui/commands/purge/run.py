@@ -36,6 +36,7 @@ from pgarchiver_tui.commands.purge.plan import PeriodPlan, plan_purge
 from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ArchiverError, ConfigError
 from pgarchiver_tui.core.events import Notice
 from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.core.units import rows_text
 from pgarchiver_tui.db.connection import connect, translated_errors
 from pgarchiver_tui.db.discovery import discover
 from pgarchiver_tui.storage import Storage
@@ -205,5 +206,4 @@ def describe_plan(plan: PeriodPlan, detach_only: bool) -> tuple[str, str]:
             parts.append(f"{'detach' if detach_only else 'drop'} {target.source.qualified}")
         else:
             parts.append(f"delete the rows of {target.label}")
-    rows = plan.archived_rows
-    return "purge", f"{', '.join(parts)}: {rows:,} row{'' if rows == 1 else 's'} as archived"
+    return "purge", f"{', '.join(parts)}: {rows_text(plan.archived_rows)} as archived"

@@ -82,7 +82,7 @@ class PurgeScreen(ModalScreen[int | None]):
                 self.query_one("#dialog-body", Static).update(f"[red]Cannot purge: {escape(text)}[/red]")
         elif event.worker.group == "purge-run" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
             self.running = False
-            if event.state is WorkerState.SUCCESS:
+            if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, PurgeReport):
                 self.finished(event.worker.result)
             else:
                 self.log_line(f"[bold red]purge stopped: {escape(str(event.worker.error))}[/]")
