@@ -261,6 +261,9 @@ def test_default_partition_rows_are_refused_without_a_date_column_and_purged_by_
                                                     "window": ["2024-01-06T00:00:00", "2024-01-07T00:00:00"],
                                                     "rows": 1}]
     assert query(seeded_events, "SELECT id FROM events") == [(9002,)]  # the one row outside the range
+    again = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-06", dated, date_column="created_at")
+    assert again.code == 0, again.err
+    assert {o for _, o in outcomes(again)} == {"already-purged"}
 
 
 def test_a_lock_held_past_the_lock_timeout_refuses_that_period_only(

@@ -51,8 +51,9 @@ class PurgeLog:
     def line(self, result: PurgeResult) -> None:
         level = _LEVELS.get(result.outcome, "info")
         fields = {**asdict(result), "rows": result.rows, "seconds": round(result.seconds, 3)}
-        self.reporter.log(level, result.outcome, f"{_HEADS[result.outcome]} {result.label} {result.period}: "
-                          f"{result.reason}", **fields)
+        where = "" if not result.period or result.period in result.label else f" {result.period}"
+        self.reporter.log(level, result.outcome, f"{_HEADS[result.outcome]} {result.label}{where}: {result.reason}",
+                          **fields)
 
     def summary(self, report: PurgeReport) -> None:
         counts = report.summary()

@@ -47,6 +47,7 @@ from pgarchiver_tui.commands.purge.record import (
     Proof,
     PurgeRecord,
     RemovedTarget,
+    describe_removed,
     read_record,
     record_key,
     restore_records,
@@ -196,35 +197,42 @@ class _Period:
             if finished is not None:
                 return finished
             record = None
-        if plan.refusal:
-            raise Refused(plan.refusal)
-        whole = [t for t in plan.targets if t.whole]
-        present = [t for t in whole if self.attached(t)]
-        if not plan.targets or (not present and len(whole) == len(plan.targets)):
-            if record is not None:
-                return self.result(ALREADY, f"purged on {record.purged_at} (record beside {plan.keys[0]})",
-                                   removed=record.targets, proof=record.proof)
-            names = ", ".join(plan.gone or [t.label for t in whole]) or "its relations"
-            return self.result(NOTHING, f"nothing to purge: {names} no longer exist(s) as part of "
-                                        f"{plan.schema}.{plan.table}, and no purge record says why")
-        if len(present) != len(whole):
-            missing = ", ".join(t.label for t in whole if t not in present)
-            raise Refused(f"partly gone: {missing} no longer exist(s) while the rest remains; the archive cannot "
-                          "be compared with what is left")
+        settled = self.settled(record)
+        if settled is not None:
+            return settled
         self.check_detachable()
         if record is not None:  # purged before, yet rows are there: restored since, or newer than the purge
-            newer = self.window_rows()
-            if newer != plan.archived_rows:
-                note = f"; {rows_text(newer)} now in its window(s) arrived later and are not archived" if newer else ""
-                return self.result(ALREADY, f"purged on {record.purged_at}{note}", removed=record.targets,
-                                   proof=record.proof)
+            now = self.rows_in(plan.targets)
+            if now != plan.archived_rows:
+                return self.already(record, now)
             try:
                 return self.prove_and_remove()
             except Refused as exc:
-                return self.result(ALREADY, f"purged on {record.purged_at}; the rows now in its window(s) are "
-                                            f"not the archived ones ({exc})", removed=record.targets,
-                                   proof=record.proof)
+                return self.already(record, now, f"differ from the archived ones ({exc})")
         return self.prove_and_remove()
+
+    def settled(self, record: PurgeRecord | None) -> PurgeResult | None:
+        """The outcome when there is nothing to prove: purged before, nothing left, or refused up front."""
+        plan = self.plan
+        whole = [t for t in plan.targets if t.whole]
+        windows = [t for t in plan.targets if not t.whole]
+        present = [t for t in whole if self.attached(t)]
+        if record is not None and (not plan.targets or self.removed_already(record)):
+            if record.status == PURGING:  # a dry run: a real run finishes it
+                return self.result(ALREADY, f"an interrupted purge (started {record.started_at}) removed it; a "
+                                            "run without --dry-run completes its record", removed=record.targets)
+            return self.already(record, self.rows_in(windows))
+        if plan.refusal:
+            raise Refused(plan.refusal)
+        if not plan.targets or (not present and not windows):
+            names = ", ".join(plan.gone or [t.label for t in whole]) or "its relations"
+            return self.result(NOTHING, f"nothing to purge: {names} no longer exist(s) as part of "
+                                        f"{plan.schema}.{plan.table}, and no purge record says why")
+        if len(present) != len(whole) or plan.gone:
+            missing = ", ".join([t.label for t in whole if t not in present] + plan.gone)
+            raise Refused(f"partly gone: {missing} no longer exist(s) while the rest remains; the archive cannot "
+                          "be compared with what is left")
+        return None
 
     def prove_and_remove(self) -> PurgeResult:
         plan, options, conn = self.plan, self.options, self.conn
@@ -312,7 +320,7 @@ class _Period:
         record.status, record.xid, record.purged_at = PURGED, None, now_iso()
         write_records(self.storage, record)
         if self.cache is not None:
-            actions = "; ".join(t.describe() for t in record.targets)
+            actions = describe_removed(record.targets)
             by_key = {o.key: o for o in record.proof.objects}
             for key in record.keys:
                 obj = next((o for o in self.plan.objects if o.key == key), None)
@@ -323,7 +331,7 @@ class _Period:
                     by_key[key].sha256 if key in by_key else "", record.proof.archived_fingerprint,
                     record.purged_at, record_key(key)))
         outcome = PURGED_OUTCOME if not reason else ALREADY
-        text = reason or "; ".join(t.describe() for t in record.targets) + \
+        text = reason or describe_removed(record.targets) + \
             f"; proven against {', '.join(record.keys)}"
         return self.result(outcome, text, removed=record.targets, proof=record.proof)
 
@@ -337,17 +345,9 @@ class _Period:
     # -- a dry run: the same proof, rolled back ---------------------------------------------------------------
     def dry_run(self) -> PurgeResult:
         plan = self.plan
-        if plan.refusal:
-            raise Refused(plan.refusal)
-        record = self.existing_record()
-        whole = [t for t in plan.targets if t.whole]
-        present = [t for t in whole if self.attached(t)]
-        if not plan.targets or (not present and len(whole) == len(plan.targets)):
-            if record is not None:
-                state = "purged" if record.status == PURGED else "an interrupted purge (a real run finishes it)"
-                return self.result(ALREADY, f"{state} on {record.purged_at or record.started_at}",
-                                   removed=record.targets, proof=record.proof)
-            return self.result(NOTHING, "nothing to purge: its relations no longer exist")
+        settled = self.settled(self.existing_record())
+        if settled is not None:
+            return settled
         self.check_detachable()
         with self.conn.transaction(force_rollback=True):
             cursor = self.conn.cursor()
@@ -355,7 +355,7 @@ class _Period:
             proven = prove(cursor, self.storage, plan, self.options.date_column, self.cancel, self.step)
             removed = self.removal(proven, stage_rows(cursor, proven, self.options.date_column))
         self.method = "concurrently" if self.detach_concurrently() else "transaction"
-        return self.result(DRY_RUN, "; ".join(t.describe(dry_run=True) for t in removed) +
+        return self.result(DRY_RUN, describe_removed(removed, dry_run=True) +
                            f"; proven against {', '.join(plan.keys)}", removed=removed, proof=proven.proof)
 
     # -- records left by earlier runs ---------------------------------------------------------------------------
@@ -491,10 +491,23 @@ class _Period:
             return False
         return bool(row[0]) or target.source.kind is not SourceKind.NATIVE
 
-    def window_rows(self) -> int:
-        """Rows in the plan's date windows now, and in its whole relations."""
+    def already(self, record: PurgeRecord, newer: int, why: str = "arrived later and are not archived") -> PurgeResult:
+        note = f"; {rows_text(newer)} now in its window(s) {why}" if newer else ""
+        return self.result(ALREADY, f"purged on {record.purged_at} (record beside {self.plan.keys[0]}){note}",
+                           removed=record.targets, proof=record.proof)
+
+    def removed_already(self, record: PurgeRecord) -> bool:
+        """No relation the record drops or detaches is part of the table now (discovery says what is; the
+        catalog, whether it still is at this moment). A record of deleted windows alone says nothing here:
+        their rows are counted instead."""
+        removed = [(t.schema, t.name) for t in record.targets if t.action != "delete"]
+        live = {(t.source.schema, t.source.name): t for t in self.plan.targets if t.whole}
+        return bool(removed) and not any(name in live and self.attached(live[name]) for name in removed)
+
+    def rows_in(self, targets: list[Target]) -> int:
+        """Rows the targets hold now (a relation whole, or a window's)."""
         total = 0
-        for target in self.plan.targets:
+        for target in targets:
             query = live_rows(target, self.options.date_column, sql.SQL("1"))
             total += int(scalar(self.conn, sql.SQL("SELECT count(*) FROM ({}) AS r").format(query)))
         return total

@@ -186,10 +186,7 @@ def _refusal(plan: PeriodPlan, linked: dict[Target, list[int]], requested: Perio
             if missing:
                 gaps = ", ".join(str(p) for p in missing[:3]) + (" …" if len(missing) > 3 else "")
                 return f"the archive covers {target.label} only in part: {gaps} in no archived object"
-    if plan.gone and plan.targets:
-        return (f"partly gone: {', '.join(plan.gone)} no longer exist(s) while {plan.targets[0].label} remains; "
-                "the archive cannot be compared with what is left")
-    return ""
+    return ""  # relations gone meanwhile are purge_period's to judge: it knows whether a purge removed them
 
 
 def _uncovered(span: Period, covered: list[Period]) -> list[Period]:

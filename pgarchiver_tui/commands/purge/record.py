@@ -138,3 +138,9 @@ def purged(storage: Storage, key: str) -> bool:
     except StorageError:
         return False
     return record is not None and record.status == PURGED
+
+
+def describe_removed(targets: list[RemovedTarget], dry_run: bool = False) -> str:
+    """What went (or would go), in one line; windows that held no row are left out of it (not of the record)."""
+    shown = [t for t in targets if t.action != "delete" or t.rows] or targets
+    return "; ".join(t.describe(dry_run) for t in shown)

@@ -21,6 +21,7 @@ from textual.widgets import Button, Checkbox, RichLog, Static
 from textual.worker import Worker, WorkerState
 
 from pgarchiver_tui.commands.purge.period import ALREADY, NOTHING, PURGED_OUTCOME, PurgeResult, PurgeStep
+from pgarchiver_tui.commands.purge.record import describe_removed
 from pgarchiver_tui.commands.purge.run import PurgeReport, PurgeRun, describe_plan, prepare_purge
 from pgarchiver_tui.core.errors import ArchiverError
 from pgarchiver_tui.core.settings import Settings
@@ -152,7 +153,7 @@ class PurgeScreen(ModalScreen[int | None]):
         if isinstance(event, PurgeResult):
             style = _STYLES.get(event.outcome, "")
             if event.outcome == PURGED_OUTCOME:  # the proof is in the record; the line says what went
-                text = f"purged {escape(event.label)}: {escape('; '.join(t.describe() for t in event.removed))}"
+                text = f"purged {escape(event.label)}: {escape(describe_removed(event.removed))}"
             else:
                 text = f"{event.outcome} {escape(event.label)}: {escape(event.reason)}"
             self.log_line(f"[{style}]{text}[/]" if style else text)
