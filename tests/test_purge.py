@@ -447,3 +447,37 @@ def test_a_concurrent_detach_left_pending_is_finished_by_the_rerun(
     assert query(pg_dsn, "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'events_20240101'::regclass") == [(0,)]
     assert count(pg_dsn, "events_20240101") == 100
     assert store.record(f"{PREFIX}events-2024-01-01.jsonl.zst")["status"] == "purged"  # type: ignore[index]
+
+
+def test_an_object_nothing_describes_is_refused_and_its_partition_stays(
+        seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.archive_support import flags
+
+    store = local_store(tmp_path)
+    archive(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)
+    store.storage.delete(KEYS[0] + ".meta.json")
+    store.args = flags(local_dir=tmp_path / "archive", cache_dir=tmp_path / "another-cache")  # no cache knows it
+
+    run = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)
+
+    assert run.code == 1
+    assert reasons(run)["public.events_20240101"].startswith(f"refused: object without facts: {KEYS[0]} has no "
+                                                             "metadata sidecar")
+    assert count(seeded_events, "events_20240101") == 300
+
+
+def test_detach_only_takes_a_legacy_child_out_of_its_inheritance_parent(
+        pg_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = local_store(tmp_path)
+    execute(pg_dsn, "CREATE TABLE audit (id bigint, at timestamptz NOT NULL)",
+            *[f"CREATE TABLE audit_2024010{d} () INHERITS (audit)" for d in (1, 2)],
+            *[f"INSERT INTO audit_2024010{d} SELECT g, '2024-01-0{d} 00:00+00'::timestamptz + g * interval '1 minute' "
+              "FROM generate_series(0, 99) AS g" for d in (1, 2)])
+    archive(capsys, pg_dsn, "audit", "2024-01-01", "2024-01-02", store)
+
+    run = purge(capsys, pg_dsn, "audit", "2024-01-01", "2024-01-01", store, "--detach-only")
+
+    assert run.code == 0, run.err
+    assert outcomes(run) == [("public.audit_20240101", "purged")]
+    assert query(pg_dsn, "SELECT inhrelid::regclass::text FROM pg_inherits") == [("audit_20240102",)]
+    assert count(pg_dsn, "audit_20240101") == 100 and count(pg_dsn, "audit") == 100

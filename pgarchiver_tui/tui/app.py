@@ -79,6 +79,8 @@ class ArchiverApp(App[int]):
     def on_mount(self) -> None:
         self.push_screen(ConnectionScreen(self.settings))
         wanted = self.start_screen or ("partitions" if ready_to_archive(self.settings) else "connection")
+        if wanted == "purge" and not ready_to_archive(self.settings):
+            wanted = "connection"  # the question needs a table, a range and a destination first
         if wanted in ("partitions", "purge"):
             self.open_partitions(self.settings)
         if wanted == "purge":  # `pgarchiver-tui purge`: the question over the partitions, for the whole range
