@@ -264,12 +264,15 @@ class _Period:
                     raise Cancelled("cancelled before the commit")
                 committing = True
         except BaseException as exc:
-            if intent_written and not committing:
-                with contextlib.suppress(Exception):
-                    restore_records(self.storage, previous)
-            if committing and isinstance(exc, psycopg.Error):
+            # the connection lost while the COMMIT was on its way: only the server knows; otherwise the
+            # transaction certainly rolled back (COMMIT never sent, or answered with an error)
+            unknown = committing and isinstance(exc, psycopg.Error) and conn.broken
+            if unknown:
                 return self.result(FAILED, f"the commit's outcome is unknown ({first_line(exc)}); the purge record "
                                            "beside the objects lets a rerun tell and finish", "database")
+            if intent_written:
+                with contextlib.suppress(Exception):
+                    restore_records(self.storage, previous)
             raise
         if concurrently:
             failed = self.detach_now(proven, previous)

@@ -20,7 +20,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from pgarchiver_tui.commands.holdings import ArchivedObject
+from pgarchiver_tui.commands.holdings import ArchivedObject, by_period
 from pgarchiver_tui.core.model import Source
 from pgarchiver_tui.core.periods import Period
 from pgarchiver_tui.core.units import rows_text
@@ -152,16 +152,19 @@ def plan_purge(conn: psycopg.Connection, found: Discovery, objects: list[Archive
     for group_targets, numbers in members.values():
         plan = PeriodPlan(found.schema, found.table, group_targets, [objects[n] for n in numbers],
                           gone=sorted({name for n in numbers for name in gone[n]}))
-        plan.refusal = _refusal(plan, linked, requested, date_column)
+        holding = {target: [objects[n] for n in linked[target]] for target in group_targets}
+        plan.refusal = _refusal(plan, holding, requested, date_column)
         plans.append(plan)
     plans += _unbounded(conn, found, list(targets), requested, date_column)
     plans.sort(key=lambda p: (p.period or Period(datetime.min, datetime.min), p.label))
     return plans
 
 
-def _refusal(plan: PeriodPlan, linked: dict[Target, list[int]], requested: Period, date_column: str | None) -> str:
+def _refusal(plan: PeriodPlan, holding: dict[Target, list[ArchivedObject]], requested: Period,
+             date_column: str | None) -> str:
+    """Why the period must be left alone, as far as can be told without reading the archive; "" when it may go."""
     for target in plan.targets:
-        if not linked[target]:
+        if not holding[target]:
             return "not archived: no archived object holds it"
     for target in plan.targets:
         if target.period is None or not requested.contains(target.period):
@@ -173,7 +176,7 @@ def _refusal(plan: PeriodPlan, linked: dict[Target, list[int]], requested: Perio
         if windowed is not None:
             return (f"rows of {windowed.source.qualified} were archived by date: give --date-column to purge "
                     "them by date")
-    dated = sorted((o for o in plan.objects if o.period is not None), key=lambda o: o.period)  # type: ignore[arg-type, return-value]
+    dated = sorted((o for o in plan.objects if o.period is not None), key=by_period)
     for first, second in zip(dated, dated[1:], strict=False):
         assert first.period is not None and second.period is not None
         if first.period.overlaps(second.period):
@@ -181,7 +184,7 @@ def _refusal(plan: PeriodPlan, linked: dict[Target, list[int]], requested: Perio
                     f"{second.key}; the proof needs exactly one: remove the one that is not wanted")
     for target in plan.targets:
         if target.whole and target.period is not None:
-            covered = [o.period for o in plan.objects if o.period is not None and o.period.overlaps(target.period)]
+            covered = [o.period for o in holding[target] if o.period is not None]
             missing = _uncovered(target.period, covered)
             if missing:
                 gaps = ", ".join(str(p) for p in missing[:3]) + (" …" if len(missing) > 3 else "")
