@@ -35,6 +35,12 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 CREATE INDEX IF NOT EXISTS objects_by_table ON objects (schema, table_name, period_start);
 CREATE TABLE IF NOT EXISTS row_counts (relation TEXT PRIMARY KEY, rows INTEGER NOT NULL, counted_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS purges (
+    key TEXT PRIMARY KEY,
+    schema TEXT NOT NULL, table_name TEXT NOT NULL, period_start TEXT NOT NULL, period_end TEXT NOT NULL,
+    actions TEXT NOT NULL, rows INTEGER NOT NULL, sha256 TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    purged_at TEXT NOT NULL, record_key TEXT NOT NULL
+);
 """
 
 
@@ -65,6 +71,26 @@ class Record:
 
 
 _COLUMNS = [f.name for f in fields(Record)]
+
+
+@dataclass
+class PurgeEntry:
+    """What a purge removed on the proof of one archived object (the record beside it holds the details)."""
+
+    key: str  # the archived object
+    schema: str
+    table_name: str
+    period_start: str
+    period_end: str
+    actions: str  # e.g. "drop public.events_20240101"; "delete 300 rows of public.logs [2024-01-01, 2024-01-02)"
+    rows: int
+    sha256: str  # of the object the proof read
+    fingerprint: str  # the rows' fingerprint both sides agreed on
+    purged_at: str
+    record_key: str
+
+
+_PURGE_COLUMNS = [f.name for f in fields(PurgeEntry)]
 
 
 def now_iso() -> str:
@@ -167,6 +193,18 @@ class Cache:
     def forget(self, key: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM objects WHERE key = ?", (key,))
+
+    def record_purged(self, entry: PurgeEntry) -> None:
+        placeholders = ", ".join(f":{name}" for name in _PURGE_COLUMNS)
+        with self._lock:
+            self._db.execute(f"INSERT OR REPLACE INTO purges ({', '.join(_PURGE_COLUMNS)}) VALUES ({placeholders})",
+                             asdict(entry))
+
+    def purges(self, schema: str, table: str) -> list[PurgeEntry]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT {', '.join(_PURGE_COLUMNS)} FROM purges WHERE schema = ? AND "
+                                    "table_name = ? ORDER BY period_start, key", (schema, table)).fetchall()
+        return [PurgeEntry(*row) for row in rows]
 
     def row_count(self, relation: str, max_age: float = ROW_COUNT_TTL_SECONDS) -> int | None:
         with self._lock:

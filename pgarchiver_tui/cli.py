@@ -207,10 +207,23 @@ def build_parser() -> argparse.ArgumentParser:
     viewer.add_argument("--config", metavar="FILE", help="TOML config file (for its cache_dir)")
     viewer.add_argument("--profile", help="a [profiles.NAME] table of the config file")
     viewer.set_defaults(handler=run_viewer_command)
+
+    purge = commands.add_parser(
+        "purge", help="drop, detach or delete what the archive has proven to hold, and nothing else",
+        epilog="exit codes: 0 every period purged (or nothing to do), 1 a period refused or failed, 2 bad usage "
+               "(or no --yes), 130 interrupted")
+    for add in (add_database_options, add_table_options, add_destination_options, add_run_options):
+        add(purge)
+    purge.add_argument("--yes", action="store_true", help="really purge (headless purge changes nothing without it)")
+    purge.add_argument("--detach-only", action="store_true",
+                       help="detach partitions (CONCURRENTLY where allowed) and keep the tables instead of dropping")
+    purge.add_argument("--batch-rows", type=option_type("batch_rows"), metavar="N",
+                       help="rows deleted per statement from a date window (default 10000)")
+    purge.set_defaults(handler=run_purge_command)
     return parser
 
 
-COMMANDS = ("archive", "demo", "health", "validate", "verify", "restore", "viewer")
+COMMANDS = ("archive", "demo", "health", "validate", "verify", "restore", "purge", "viewer")
 
 
 SECRET_FLAGS = ("--db-password", "--s3-secret-key", "--s3-access-key", "--dsn", "--token")
@@ -308,9 +321,11 @@ def run_archive_command(args: argparse.Namespace) -> int:
     return run_headless(settings, stop=_stop_signals(args), viewer_port=args.viewer_port if args.viewer else None)
 
 
-def open_tui(settings: Settings) -> int:
-    from pgarchiver_tui.tui.app import run_app
+def open_tui(settings: Settings, purge: bool = False, detach_only: bool = False) -> int:
+    from pgarchiver_tui.tui.app import ArchiverApp, run_app
 
+    if purge:  # straight to the purge dialog over the partitions, for the whole range
+        return run_app(settings, ArchiverApp(settings, start_screen="purge", detach_only=detach_only))
     return run_app(settings)
 
 
@@ -428,6 +443,36 @@ def run_restore_command(args: argparse.Namespace) -> int:
 
     return _run_reading_back(args, RestoreLog, lambda settings, emit: prepare_restore(settings, args.target_table,
                                                                                       emit))
+
+
+def run_purge_command(args: argparse.Namespace) -> int:
+    from pgarchiver_tui.commands.purge.run import prepare_purge
+    from pgarchiver_tui.render.purge_log import PurgeLog
+
+    try:
+        settings = settings_from(args)
+    except ArchiverError as exc:
+        return fail(str(exc), as_json=bool(args.json))
+    if not settings.no_ui:
+        _stop_signals(args).uninstall()  # the TUI reads Ctrl+C as a key and asks first
+        return open_tui(settings, purge=True, detach_only=args.detach_only)
+    if not settings.dry_run and not args.yes:
+        return fail("purge removes data and --yes was not given: nothing was changed; add --yes to purge, or "
+                    "--dry-run to see what would be purged", as_json=settings.json)
+    try:
+        reporter = HeadlessReporter(log_format=settings.log_format)
+        run = prepare_purge(settings, PurgeLog(reporter), detach_only=args.detach_only, batch_rows=args.batch_rows)
+    except ArchiverError as exc:
+        return fail(str(exc), up_front_exit_code(exc), as_json=settings.json)
+    try:
+        with _stop_signals(args).cancelling(run.cancel):
+            report = run.run()
+    finally:
+        if run.cache is not None:
+            run.cache.close()
+    if settings.json:
+        print(report.to_json())
+    return report.exit_code
 
 
 def _run_reading_back(args: argparse.Namespace, log: Callable[[HeadlessReporter], Callable[[Any], None]],

@@ -18,7 +18,7 @@ from pgarchiver_tui.core.model import Column, Job, ObjectFacts, Slice, facts_fro
 from pgarchiver_tui.core.periods import Duration, Period, safe_segment
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.pipeline import codecs, formats
-from pgarchiver_tui.storage import SIDECAR_SUFFIX, ObjectInfo, Storage, Unfinished
+from pgarchiver_tui.storage import PURGE_RECORD_SUFFIX, SIDECAR_SUFFIX, ObjectInfo, Storage, Unfinished
 
 _DATE_FIELDS = ("YYYY", "MM", "DD", "HH")
 _LABELS = (  # the inverse of Duration.label
@@ -106,6 +106,7 @@ class ArchivedObject:
     record: Record | None = None  # the cache's entry
     named: NameParts | None = None
     sidecar_problem: str = ""
+    purge_record: bool = False  # a purge record lies beside it: its live rows may be gone on purpose
 
     @property
     def expected(self) -> bool:
@@ -188,7 +189,11 @@ def find_archived(storage: Storage, schema: str, table: str, template: str, requ
     found: dict[str, ArchivedObject] = {}
     foreign: set[str] = set()  # other tables' objects sharing the prefix
     unnamed: list[ArchivedObject] = []
+    purged: set[str] = set()
     for key, info in listing.items():
+        if key.endswith(PURGE_RECORD_SUFFIX):  # not an object: what a purge removed on the object's proof
+            purged.add(key[: -len(PURGE_RECORD_SUFFIX)])
+            continue
         data_key = key[: -len(SIDECAR_SUFFIX)] if key.endswith(SIDECAR_SUFFIX) else key
         named = parse_object_name(data_key, table)
         if named is None:
@@ -216,6 +221,7 @@ def find_archived(storage: Storage, schema: str, table: str, template: str, requ
         entry = found[key]
         if key in foreign or not in_range(entry.period):
             continue
+        entry.purge_record = key in purged
         if entry.expected:
             if entry.info is None:  # perhaps under a prefix the listing did not cover
                 entry.info = storage.head(key)

@@ -8,6 +8,7 @@ VerifyReport at the end. `cancel()` may be called from any thread.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field, replace
@@ -24,6 +25,7 @@ from pgarchiver_tui.commands.holdings import (
     find_archived,
     open_archive,
 )
+from pgarchiver_tui.commands.purge.record import purged
 from pgarchiver_tui.commands.readback import Meter, ReadBack
 from pgarchiver_tui.core.errors import (
     EXIT_FAILED,
@@ -214,6 +216,10 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
         """The live rows the object was read from, when they can still be selected."""
         if self.sources is None or obj.facts is None or obj.period is None:
             return None
+        if obj.purge_record and purged(self.storage, obj.key):
+            notes.append("purged: its live rows were removed on its proof (see the purge record beside it); "
+                         "not compared with the live table")
+            return None
         slices = []
         for name in obj.facts.sources:
             source = self.sources.get(name)
@@ -241,14 +247,11 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
             result.notes.append("no column types without metadata: content not compared")
             return
         conn = self.connection(worker)
-        names = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
+        names = column_names(columns)
         try:
             with conn.transaction(force_rollback=True):
                 cursor = conn.cursor()
-                cursor.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP")
-                               .format(DEEP_TABLE, column_definitions(columns)))
-                load(cursor, DEEP_TABLE, columns, readback.decoder, readback.copy_input(columns, check=True),
-                     self.cancelled)
+                load_archived(cursor, DEEP_TABLE, readback, columns, self.cancelled)
                 archived = fingerprint(cursor, sql.SQL("SELECT {} FROM {}").format(names, DEEP_TABLE))
                 if not job.slices:
                     result.notes.append("loaded into its archived types; no live rows to compare with")
@@ -266,17 +269,35 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
             result.notes.append("every row matches the live table's")
 
 
-def fingerprint(cursor: psycopg.Cursor, query: sql.Composable) -> tuple[int, int]:
-    """Rows and an order-independent sum of per-row hashes of the query's rows as the server prints them.
+def row_hash(row: sql.Composable) -> sql.Composed:
+    """One row's 64-bit hash as `fingerprint` sums it; `row` names a row (a table or subquery alias).
 
     Raw newlines only occur in json values (JSON strings escape them), where the JSONL format turns them into
     spaces; both sides get the same treatment so that such an archive still compares equal.
     """
-    statement = sql.SQL(
-        "SELECT count(*), coalesce(sum(('x' || left(md5(translate(row_to_json(pgarchiver_row)::text, "
-        "e'\\n\\r', '  ')), 16))::bit(64)::bigint::numeric), 0) FROM ({}) AS pgarchiver_row").format(query)
+    return sql.SQL("('x' || left(md5(translate(row_to_json({})::text, e'\\n\\r', '  ')), 16))::bit(64)::bigint"
+                   ).format(row)
+
+
+def fingerprint(cursor: psycopg.Cursor, query: sql.Composable) -> tuple[int, int]:
+    """Rows and an order-independent sum of per-row hashes of the query's rows as the server prints them."""
+    row = sql.Identifier("pgarchiver_row")
+    statement = sql.SQL("SELECT count(*), coalesce(sum({}::numeric), 0) FROM ({}) AS {}").format(
+        row_hash(row), query, row)
     [(rows, total)] = cursor.execute(statement).fetchall()
     return int(rows), int(total)
+
+
+def column_names(columns: list[Column]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
+
+
+def load_archived(cursor: psycopg.Cursor, relation: sql.Identifier, readback: ReadBack, columns: list[Column],
+                  cancel: threading.Event) -> int:
+    """The object's rows in a temporary table of their archived types, dropped at the end of the caller's
+    transaction; the rows loaded. Every record is parsed on the way: a truncated or garbled object fails here."""
+    cursor.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(relation, column_definitions(columns)))
+    return load(cursor, relation, columns, readback.decoder, readback.copy_input(columns, check=True), cancel)
 
 
 def prepare_verify(settings: Settings, deep: bool, emit: Callable[[Any], None],

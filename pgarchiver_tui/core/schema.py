@@ -120,6 +120,9 @@ OPTIONS = _options(
     Option("host", "text", example="127.0.0.1"),
     Option("port", "int", 0, 65535, example="8765"),
     Option("token", "text"),
+    Option("yes", "bool"),
+    Option("detach_only", "bool"),
+    Option("batch_rows", "int", 1, 10_000_000, example="10000"),
 )
 
 

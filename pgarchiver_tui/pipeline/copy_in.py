@@ -58,4 +58,5 @@ def load(cursor: psycopg.Cursor, relation: sql.Composable, columns: list[Column]
                    .format(relation, names, fields, STAGING, relation))
     if cursor.rowcount != staged:
         raise IntegrityError(f"{staged} JSON lines became {cursor.rowcount} rows")
+    cursor.execute(sql.SQL("DROP TABLE {}").format(STAGING))  # the next object of the same transaction stages anew
     return staged

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from pgarchiver_tui.storage.base import SIDECAR_SUFFIX, ObjectInfo, Storage, StoredObject, Unfinished
+from pgarchiver_tui.storage.base import (
+    PURGE_RECORD_SUFFIX,
+    SIDECAR_SUFFIX,
+    ObjectInfo,
+    Storage,
+    StoredObject,
+    Unfinished,
+)
 
-__all__ = ["SIDECAR_SUFFIX", "ObjectInfo", "Storage", "StoredObject", "Unfinished", "open_storage"]
+__all__ = ["PURGE_RECORD_SUFFIX", "SIDECAR_SUFFIX", "ObjectInfo", "Storage", "StoredObject", "Unfinished", "open_storage"]
 
 
 def open_storage(local_dir: str | None, s3: object | None) -> Storage:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 SIDECAR_SUFFIX = ".meta.json"  # the object's facts, written after the object itself is complete
+PURGE_RECORD_SUFFIX = ".purged.json"  # what purge removed from the database on the object's proof
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ class ArchiverApp(App[int]):
                  clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], datetime] = lambda: datetime.now(UTC),
                  config_path: Path | None = None, cache_refresh_seconds: float = CACHE_REFRESH_SECONDS,
-                 start_screen: str | None = None) -> None:
+                 start_screen: str | None = None, detach_only: bool = False) -> None:
         super().__init__()
         self.settings = settings
         self.loader = loader
@@ -66,7 +66,9 @@ class ArchiverApp(App[int]):
         self.config_path = config_path or default_config_path()
         self.cache_refresh_seconds = cache_refresh_seconds
         self.start_screen = start_screen
+        self.detach_only = detach_only  # `purge --detach-only` opened the app
         self.last_finished: RunFinished | None = None
+        self.last_purge_code: int | None = None
         self.interrupted = False
         self.crash: str | None = None
         try:
@@ -77,8 +79,14 @@ class ArchiverApp(App[int]):
     def on_mount(self) -> None:
         self.push_screen(ConnectionScreen(self.settings))
         wanted = self.start_screen or ("partitions" if ready_to_archive(self.settings) else "connection")
-        if wanted == "partitions":
+        if wanted == "purge" and not ready_to_archive(self.settings):
+            wanted = "connection"  # the question needs a table, a range and a destination first
+        if wanted in ("partitions", "purge"):
             self.open_partitions(self.settings)
+        if wanted == "purge":  # `pgarchiver-tui purge`: the question over the partitions, for the whole range
+            from pgarchiver_tui.tui.screens.purge import PurgeScreen
+
+            self.push_screen(PurgeScreen(self.settings, detach_only=self.detach_only))
         elif wanted == "connection" and not ready_to_archive(self.settings) and self.settings.table:
             self.notify("fill in what is missing, then Ctrl+N", title="Not ready to archive yet")
 
@@ -154,7 +162,10 @@ class ArchiverApp(App[int]):
     def exit_code_now(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
-        return exit_code(self.last_finished) if self.last_finished else EXIT_OK
+        codes = [exit_code(self.last_finished) if self.last_finished else EXIT_OK]
+        if self.last_purge_code is not None:
+            codes.append(self.last_purge_code)
+        return max(codes)  # 130 > 2 > 1 > 0: the worst of what this session did
 
     def _fatal_error(self) -> None:
         """An unexpected error: leave cleanly with one line, the traceback goes to a file, not the screen."""

@@ -65,6 +65,7 @@ class PartitionsScreen(Screen[None]):
         Binding("r", "archive", "Archive"),
         Binding("d", "dry_run", "Dry run"),
         Binding("v", "verify", "Verify"),
+        Binding("P", "purge", "Purge from the database", key_display="P", show=False),
         Binding("space", "toggle_mark", "Select", key_display="␣"),
         Binding("a", "select_all", "All"),
         Binding("n", "select_none", "Select none", show=False),
@@ -465,3 +466,24 @@ class PartitionsScreen(Screen[None]):
     @on(VerifyPanel.Done)
     def verify_done(self, event: VerifyPanel.Done) -> None:
         notify_verified(self, event)
+
+    # -- purging -----------------------------------------------------------------------------------------
+    def action_purge(self) -> None:
+        """Drop, detach or delete what the chosen archived rows prove, after one question with the summary."""
+        from pgarchiver_tui.tui.screens.purge import PurgeScreen
+
+        if self.prepared is None:
+            return
+        current = self.current_entry()
+        targets = self.chosen() or ([current] if current is not None else [])
+        archived = [e for e in targets if e.status in (ARCHIVED, CHANGED)]
+        if not archived:
+            self.notify("only archived objects can be purged: select some (space)", severity="warning")
+            return
+
+        def purged(code: int | None) -> None:
+            if code is not None:  # partitions are gone: what is left is discovered again
+                self.selected.clear()
+                self.load()
+
+        self.app.push_screen(PurgeScreen(self.settings, {e.job.key for e in archived}), purged)
