@@ -63,6 +63,10 @@ class Settings:
     s3_sse: str | None = None  # AES256 | aws:kms
     s3_sse_kms_key_id: str | None = None
     local_dir: str | None = None
+    # one URL for any store: s3://BUCKET/PREFIX, az://CONTAINER/PREFIX, gs://BUCKET/PREFIX, file:///DIR or DIR
+    # (parsed by storage/destination.py); Azure by AZURE_STORAGE_CONNECTION_STRING or this URL + credential chain
+    dest: str | None = None
+    azure_account_url: str | None = None
     cache_dir: str | None = None
     # how
     workers: int = 1
@@ -158,11 +162,13 @@ class Settings:
             raise ConfigError(f"unknown --s3-sse {self.s3_sse!r}; use AES256 or aws:kms")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"unknown --log-format {self.log_format!r}; use text or json")
-        if self.local_dir and self.s3_bucket:
-            raise ConfigError("give either --local-dir or --s3-bucket, not both")
-        if not self.local_dir and not self.s3_bucket:
-            raise ConfigError("no destination; give --s3-bucket NAME (with --s3-endpoint for non-AWS stores) "
-                              "or --local-dir DIR")
+        given = [flag for flag, value in (("--dest", self.dest), ("--local-dir", self.local_dir),
+                                          ("--s3-bucket", self.s3_bucket)) if value]
+        if len(given) > 1:
+            raise ConfigError(f"give one destination: {' and '.join(given)} both name one; keep --dest")
+        if not given:
+            raise ConfigError("no destination; give --dest URL (s3://BUCKET/PREFIX, az://CONTAINER/PREFIX, "
+                              "gs://BUCKET/PREFIX or a directory)")
         self.conninfo()
 
 
