@@ -43,14 +43,15 @@ class Rule:
     after: int = 0
     times: int | None = 1
     key_suffix: str = ""
+    min_body: int = 0  # only requests carrying at least this many bytes (a part, a block, a chunk)
     matched: int = 0
     faulted: int = 0
     reached: threading.Event = field(default_factory=threading.Event)  # a request was faulted/held
     release: threading.Event = field(default_factory=threading.Event)  # for HOLD: let held requests go
 
-    def wants(self, op: str, key: str) -> bool:
+    def wants(self, op: str, key: str, size: int = 0) -> bool:
         """Whether this request is one to fault; counts it. Called under the proxy's lock."""
-        if self.op not in ("*", op) or not key.endswith(self.key_suffix):
+        if self.op not in ("*", op) or not key.endswith(self.key_suffix) or size < self.min_body:
             return False
         self.matched += 1
         if self.matched <= self.after or (self.times is not None and self.faulted >= self.times):
@@ -149,9 +150,9 @@ class FaultProxy:
                 raise AssertionError(f"the proxy did not see what was awaited within {timeout}s: {self.seen}")
 
     # -- serving -------------------------------------------------------------------------------------------
-    def _fault_for(self, op: str, key: str) -> Rule | None:
+    def _fault_for(self, op: str, key: str, size: int = 0) -> Rule | None:
         with self._changed:
-            return next((rule for rule in self.rules if rule.wants(op, key)), None)
+            return next((rule for rule in self.rules if rule.wants(op, key, size)), None)
 
     def _notify(self) -> None:
         with self._changed:
@@ -183,7 +184,7 @@ class FaultProxy:
                 if "chunked" in self.headers.get("Transfer-Encoding", ""):
                     raise AssertionError("the proxy forwards Content-Length bodies only")
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                rule = proxy._fault_for(op, key)
+                rule = proxy._fault_for(op, key, len(body))
                 if rule is not None and rule.action == RESET:
                     rule.reached.set()
                     proxy._record(op, key, 0)
