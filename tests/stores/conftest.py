@@ -46,7 +46,8 @@ class Backend:
         return f"{self.scheme}://{self.container}/{self.prefix}"
 
     def settings(self, **extra: Any) -> Settings:
-        return Settings(dest=self.dest, **{**self.options, **extra})
+        """Settings with `extra` fields, naming this destination (whatever `extra` says of destinations)."""
+        return Settings(**{**extra, **self.options, "dest": self.dest})
 
     def flags(self) -> list[str]:
         args = ["--dest", self.dest]
