@@ -35,6 +35,7 @@ class Server:
     process: subprocess.Popen[str]
     port: int
     output: list[str] = field(default_factory=list)
+    directory: Path | None = None  # where it keeps its data, when on disk
 
     @property
     def endpoint(self) -> str:
@@ -97,8 +98,10 @@ def start(name: str, argv: list[str], ready: str, port: int | None = None) -> Se
 
 
 def start_s3rver(directory: Path) -> Server:
-    return start("s3rver", [node_tool("s3rver"), "-d", str(directory), "-a", "127.0.0.1", "-p", "0", "--silent"],
-                 r"listening on 127\.0\.0\.1:(\d+)")
+    server = start("s3rver", [node_tool("s3rver"), "-d", str(directory), "-a", "127.0.0.1", "-p", "0", "--silent"],
+                   r"listening on 127\.0\.0\.1:(\d+)")
+    server.directory = directory
+    return server
 
 
 def start_azurite(directory: Path) -> Server:

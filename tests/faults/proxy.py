@@ -10,6 +10,7 @@ it through (to kill a process while its upload is open).
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import struct
 import threading
@@ -99,6 +100,7 @@ class FaultProxy:
         self.seen: list[Seen] = []
         self._armed: list[tuple[str, int, Rule]] = []  # rules that start once a request was seen n times
         self._changed = threading.Condition()
+        self.rewrite_etag: Callable[[str], str] | None = None  # the store's ETags as another store gives them
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -202,6 +204,8 @@ class FaultProxy:
                     proxy._record(op, key, rule.status if rule.action == ERROR else 500)
                     return
                 status, headers, answer = self._forward(body)
+                if proxy.rewrite_etag is not None and op != "UploadPart":
+                    headers, answer = _rewritten(proxy.rewrite_etag, headers, answer)
                 proxy._record(op, key, status)  # the store did it, whether or not the client hears of it
                 try:
                     self._answer(status, headers, answer)
@@ -261,6 +265,20 @@ class FaultProxy:
                     pass  # the connection was reset on purpose
 
         return Handler
+
+
+def _rewritten(rewrite: Callable[[str], str], headers: list[tuple[str, str]],
+               body: bytes) -> tuple[list[tuple[str, str]], bytes]:
+    """Every object ETag of an answer (a header, or <ETag> in XML) passed through `rewrite`, quotes kept."""
+    def one(tag: str) -> str:
+        for quote in ('"', "&quot;", "&#34;"):
+            if tag.startswith(quote) and tag.endswith(quote) and len(tag) >= 2 * len(quote):
+                return quote + rewrite(tag[len(quote):-len(quote)]) + quote
+        return rewrite(tag)
+
+    headers = [(name, one(value) if name.lower() == "etag" else value) for name, value in headers]
+    body = re.sub(rb"<ETag>(.*?)</ETag>", lambda m: b"<ETag>" + one(m[1].decode()).encode() + b"</ETag>", body)
+    return headers, body
 
 
 @contextmanager
