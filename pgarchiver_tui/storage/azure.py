@@ -37,7 +37,7 @@ FIRST_BLOCK_BYTES = parts.FIRST_PART_BYTES  # read at call time: tests lower it
 MIN_BLOCK_BYTES = 1 << 20  # any size is allowed; the health probe's blocks
 READ_BYTES = 4 << 20
 # timeouts, and reads in bounded pieces (the library's first GET would take 32 MiB at once)
-CLIENT_OPTIONS = {"connection_timeout": 10, "read_timeout": 120, "max_single_get_size": READ_BYTES,
+CLIENT_OPTIONS: dict[str, Any] = {"connection_timeout": 10, "read_timeout": 120, "max_single_get_size": READ_BYTES,
                   "max_chunk_get_size": READ_BYTES}
 INSTALL = "az:// needs the Azure client library: pip install 'pgarchiver-tui[azure]'"
 

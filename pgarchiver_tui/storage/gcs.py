@@ -56,7 +56,7 @@ def open_gcs(bucket: str, prefix: str, check: bool) -> GcsStorage:
     return storage
 
 
-def describe(exc: Exception, what: str) -> ArchiverError:
+def describe(exc: BaseException, what: str) -> ArchiverError:
     """A Google client error as one of ours, one line naming the problem."""
     import requests
     from google.api_core import exceptions as api

@@ -9,7 +9,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from faults.harness import (
     archive_settings,
     assert_accounted,
@@ -20,9 +19,10 @@ from faults.harness import (
     wait_until,
 )
 from faults.proxy import HOLD, Rule, running_proxy
+
 from pgarchiver_tui.storage.local import TEMP_PREFIX
 from tests.archive_support import command, query
-from tests.stores.conftest import MiB, Backend
+from tests.stores.conftest import Backend, MiB
 from tests.stores.test_contract import data_keys
 
 KEYS = ["public/big/2024/01/big-2024-01-01.jsonl", "public/big/2024/01/big-2024-01-02.jsonl"]

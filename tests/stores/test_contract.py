@@ -16,7 +16,7 @@ import pytest
 from pgarchiver_tui.core.errors import Cancelled, WriteConflict
 from pgarchiver_tui.storage import Storage
 from pgarchiver_tui.storage.base import PROBE_DIR
-from tests.stores.conftest import MiB, Backend
+from tests.stores.conftest import Backend, MiB
 
 pytestmark = pytest.mark.usefixtures("small_parts")
 

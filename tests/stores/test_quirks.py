@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
 from faults.harness import seed_big
 from faults.proxy import ERROR, Rule, running_proxy
+
 from pgarchiver_tui.storage import s3
 from tests.archive_support import command
 from tests.servers import Server
-from tests.stores.conftest import MiB, Backend, make_backend
+from tests.stores.conftest import Backend, MiB, make_backend
 
 DAY1, DAY2 = "public/big/2024/01/big-2024-01-01.jsonl", "public/big/2024/01/big-2024-01-02.jsonl"
 
