@@ -19,9 +19,13 @@ if TYPE_CHECKING:
 class NoClobber:
     """Whether the store refuses to create an object that exists, tried once before the first such write.
 
-    The probe writes a small object twice, both times asking not to clobber: a store that accepts the second
-    write ignores the condition, and no-clobber then rests on the advisory-lock claims alone (said once).
+    The probe writes one small object twice, both times asking not to clobber: a store that accepts the second
+    write ignores the condition, and no-clobber then rests on the advisory-lock claims alone (said once). The
+    key is always the same, so a store where deleting is not allowed keeps one probe object, never one per run;
+    a first write refused because that object is there already proves the condition honoured.
     """
+
+    KEY = f"{PROBE_DIR}no-clobber"
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
@@ -33,15 +37,19 @@ class NoClobber:
             if self.state:
                 return
             self.state = "probing"
-            key = f"{PROBE_DIR}no-clobber-{uuid.uuid4().hex}"
             never = threading.Event()
+            created = False
             try:
-                self.storage.write(key, [b"first\n"], never, if_absent=True)
                 try:
-                    self.storage.write(key, [b"second\n"], never, if_absent=True)
+                    self.storage.write(self.KEY, [b"first\n"], never, if_absent=True)
+                    created = True
+                    self.storage.write(self.KEY, [b"second\n"], never, if_absent=True)
                 except WriteConflict:
                     self.state = "honoured"
                     return
+                finally:
+                    if created:
+                        self._remove()
                 self.state = "ignored"
                 header = getattr(self.storage, "conditional_header", "the create-only condition")
                 self.storage.findings.learn("no-clobber", (
@@ -50,11 +58,12 @@ class NoClobber:
                     "not share the database can overwrite each other's objects"))
             except ArchiverError:
                 self.state = "unknown"  # the real write meets the same trouble and reports it
-            finally:
-                try:
-                    self.storage.delete(key)
-                except ArchiverError:
-                    pass
+
+    def _remove(self) -> None:
+        try:
+            self.storage.delete(self.KEY)
+        except ArchiverError:
+            pass  # a store that keeps everything keeps this one object, and the next probe finds it there
 
 
 def probe_store(storage: Storage, prefix: str) -> list[str]:

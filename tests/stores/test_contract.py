@@ -68,6 +68,7 @@ def test_write_read_list_delete_and_no_clobber(backend: Backend) -> None:
     assert storage.head("t/b/big.bin") is None
     assert data_keys(storage, "t/") == ["t/a/small.bin"]
     assert {f.feature for f in storage.findings.items} == backend.quirks & {"no-clobber", "multipart-etag"}
+    assert list(storage.list(PROBE_DIR)) == []  # the no-clobber probe took its object away again
 
 
 def test_an_interrupted_write_leaves_nothing_at_its_key(backend: Backend) -> None:
