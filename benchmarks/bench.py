@@ -72,7 +72,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--many", type=int, default=1000, help="archived partitions for the rerun case")
     parser.add_argument("--wide", type=int, default=10_000, help="partitions for the discovery case")
     parser.add_argument("--only", nargs="*", default=[],
-                        help="groups to run: single two memory rerun discovery (default all)")
+                        help="groups to run: single two memory rerun discovery (default all), and stores "
+                             "(one partition to s3rver, Azurite and gcp-storage-emulator beside a directory; "
+                             "only when named)")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     parser.add_argument("--output", type=Path, default=HERE / "results" / f"bench-{stamp}.json")
     args = parser.parse_args(argv)
@@ -164,6 +166,8 @@ class Bench:
             self.rerun()
         if "discovery" in groups:
             self.discovery()
+        if "stores" in groups:
+            self.stores()
         self.extra["tui_partition_table_10000"] = {
             "status": "not measured here",
             "note": "the TUI's 10,000-row partition table (open < 1 s, key < 100 ms) is measured by a Pilot "
@@ -227,6 +231,55 @@ class Bench:
         self.alternate({small: lambda: self.tool([self.small_day], "jsonl", "local", table="small"),
                         large: lambda: self.tool(self.days[:1], "jsonl", "local"),
                         four: lambda: self.tool(self.days, "jsonl", "local", workers=4)})
+
+    def stores(self) -> None:
+        """One partition to each kind of store, beside the directory: each store's throughput class.
+
+        The servers are emulators on loopback sharing the machine's cores: compare the ratios, not MB/s.
+        """
+        from tests.servers import (
+            S3RVER_KEY,
+            azurite_connection_string,
+            start_azurite,
+            start_gcs_emulator,
+            start_s3rver,
+        )
+
+        log("one partition to each store: a directory, moto, s3rver, Azurite, gcp-storage-emulator")
+        day = [self.days[0]]
+        servers = [start_s3rver(self.scratch / "s3rver"), start_azurite(self.scratch / "azurite"),
+                   start_gcs_emulator()]
+        try:
+            s3rver, azurite, gcs = servers
+            boto3 = __import__("boto3")
+            boto3.client("s3", endpoint_url=s3rver.endpoint, region_name="us-east-1", aws_access_key_id=S3RVER_KEY,
+                         aws_secret_access_key=S3RVER_KEY).create_bucket(Bucket="bench")
+            from azure.storage.blob import BlobServiceClient
+
+            BlobServiceClient.from_connection_string(
+                azurite_connection_string(azurite.endpoint)).create_container("bench")
+            os.environ["STORAGE_EMULATOR_HOST"] = gcs.endpoint
+            from google.cloud import storage as gcs_client
+
+            gcs_client.Client().create_bucket("bench")
+            stores = {
+                "moto": ("s3://{bucket}", ["--s3-endpoint", self.s3.endpoint, "--s3-region", "us-east-1"], {}),
+                "s3rver": ("s3://bench", ["--s3-endpoint", s3rver.endpoint, "--s3-region", "us-east-1"],
+                           {"AWS_ACCESS_KEY_ID": S3RVER_KEY, "AWS_SECRET_ACCESS_KEY": S3RVER_KEY}),
+                "Azurite": ("az://bench", [], {"AZURE_STORAGE_CONNECTION_STRING":
+                                               azurite_connection_string(azurite.endpoint)}),
+                "gcp-storage-emulator": ("gs://bench", [], {"STORAGE_EMULATOR_HOST": gcs.endpoint}),
+            }
+            local = self.add("tool jsonl → dir (beside the stores)", day)
+            contenders: dict[str, Callable[[], Sample]] = {local: lambda: self.tool(day, "jsonl", "local")}
+            for name, (url, flags, env) in stores.items():
+                case = self.add(f"tool jsonl → {name}", day, local, note="ratio: vs the same run to a directory")
+                contenders[case] = lambda url=url, flags=flags, env=env: self.tool(
+                    day, "jsonl", "dest", dest=[*flags, "--dest", url.format(bucket=self.s3.bucket)], env=env)
+            self.alternate(contenders)
+        finally:
+            for server in servers:
+                server.stop()
 
     def rerun(self) -> None:
         count = self.args.many
@@ -293,18 +346,21 @@ class Bench:
             out.unlink(missing_ok=True)
         return sample
 
-    def tool(self, days: list[date], fmt: str, where: str, workers: int = 1, table: str = "events") -> Sample:
+    def tool(self, days: list[date], fmt: str, where: str, workers: int = 1, table: str = "events",
+             dest: list[str] | None = None, env: dict[str, str] | None = None) -> Sample:
         self.runs += 1
         target = self.scratch / f"run-{self.runs}"
         if where == "local":
             destination = ["--local-dir", str(target / "archive")]
+        elif dest is not None:  # a --dest URL: each run under a prefix of its own, so that nothing is skipped
+            destination = [*dest[:-1], f"{dest[-1]}/run-{self.runs}"]
         else:
             self.s3.empty()
             destination = self._s3_flags()
         flags = ["--table", table, "--start-date", min(days).isoformat(), "--end-date", max(days).isoformat(),
                  "--output-format", fmt, "--compression", "zstd", "--compression-level", str(LEVEL),
                  "--workers", str(workers), "--cache-dir", str(target / "cache"), *destination]
-        sample, stdout = run_together([self._cli(flags)], self.env, scratch=self.scratch)
+        sample, stdout = run_together([self._cli(flags)], {**self.env, **(env or {})}, scratch=self.scratch)
         report = json.loads(stdout[0])
         if report["summary"]["archived"] != len(days):
             raise BenchError(f"the tool archived {report['summary']['archived']} of {len(days)} partitions: "

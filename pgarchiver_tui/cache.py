@@ -19,6 +19,7 @@ import platformdirs
 
 SCHEMA_VERSION = 1
 ROW_COUNT_TTL_SECONDS = 24 * 3600
+LEFTOVER_DAYS = 7  # how long verify and health repeat the warning about an upload the store would not abort
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -34,6 +35,9 @@ CREATE TABLE IF NOT EXISTS objects (
     verified_at TEXT NOT NULL DEFAULT '', verify_outcome TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS objects_by_table ON objects (schema, table_name, period_start);
+CREATE TABLE IF NOT EXISTS leftovers (
+    upload_id TEXT PRIMARY KEY, key TEXT NOT NULL, noted_at TEXT NOT NULL, advice TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS row_counts (relation TEXT PRIMARY KEY, rows INTEGER NOT NULL, counted_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS purges (
     key TEXT PRIMARY KEY,
@@ -205,6 +209,19 @@ class Cache:
             rows = self._db.execute(f"SELECT {', '.join(_PURGE_COLUMNS)} FROM purges WHERE schema = ? AND "
                                     "table_name = ? ORDER BY period_start, key", (schema, table)).fetchall()
         return [PurgeEntry(*row) for row in rows]
+
+    def remember_leftover(self, key: str, upload_id: str, advice: str) -> None:
+        """An upload the store refused to abort: its parts stay until cleaned by hand; verify and health say so."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO leftovers VALUES (?, ?, ?, ?)",
+                             (upload_id, key, now_iso(), advice))
+
+    def leftovers(self, within_days: int = LEFTOVER_DAYS) -> list[tuple[str, str, str, str]]:
+        """(key, upload id, noted at, advice) of refused aborts noted within the last `within_days` days."""
+        since = datetime.fromtimestamp(time.time() - within_days * 86400, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with self._lock:
+            return self._db.execute("SELECT key, upload_id, noted_at, advice FROM leftovers WHERE noted_at >= ? "
+                                    "ORDER BY noted_at, key", (since,)).fetchall()
 
     def row_count(self, relation: str, max_age: float = ROW_COUNT_TTL_SECONDS) -> int | None:
         with self._lock:

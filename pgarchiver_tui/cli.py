@@ -82,6 +82,11 @@ def add_destination_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--s3-read-timeout", metavar="SECONDS",
                        help="per request attempt, for an answer (default 20)")
     group.add_argument("--local-dir", metavar="DIR", help="write to a directory instead of S3")
+    group.add_argument("--dest", metavar="URL", help="where archives go: s3://BUCKET/PREFIX, az://CONTAINER/PREFIX "
+                       "(AZURE_STORAGE_CONNECTION_STRING), gs://BUCKET/PREFIX (application default credentials), "
+                       "file:///DIR or DIR; replaces --s3-bucket and --local-dir")
+    group.add_argument("--azure-account-url", metavar="URL",
+                       help="https://ACCOUNT.blob.core.windows.net, signed in by the Azure credential chain")
     group.add_argument("--path-template", help="object key prefix, e.g. 'archives/{table}/{YYYY}/{MM}'")
 
 
@@ -403,13 +408,17 @@ def run_health_command(args: argparse.Namespace) -> int:
         return fail(str(exc))
     checks = run_checks(settings, args.probe_prefix)
     for check in checks:
-        print(f"{'ok  ' if check.ok else 'FAIL'} {check.name:<12} {check.detail}")
+        print(f"{'FAIL' if not check.ok else 'warn' if check.warning else 'ok  '} {check.name:<12} {check.detail}")
     return 0 if all(check.ok for check in checks) else 1
 
 
 def run_validate_command(args: argparse.Namespace) -> int:
+    from pgarchiver_tui.storage.destination import destination_of
+
     try:
-        settings_from(args).validate()
+        settings = settings_from(args)
+        settings.validate()
+        destination_of(settings)  # the URL's form; nothing is connected
     except ArchiverError as exc:
         return fail(str(exc))
     print("configuration is valid")

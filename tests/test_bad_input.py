@@ -124,7 +124,7 @@ CASES: dict[str, Case] = {
     "unknown sslmode": Case({"--db-sslmode": "sometimes"}, "is unknown; use one of disable"),
     "unknown duration": Case({"--output-duration": "fortnightly"}, "invalid choice: 'fortnightly'"),
     "KMS key without aws:kms": Case({**S3, "--s3-sse-kms-key-id": "k"}, "needs --s3-sse aws:kms"),
-    "both destinations": Case({"--s3-bucket": "archive"}, "not both"),
+    "both destinations": Case({"--s3-bucket": "archive"}, "give one destination"),
     # dates
     "February 30": Case({"--start-date": "2024-02-30"}, "--start-date '2024-02-30' is not a date"),
     "year 10000": Case({"--end-date": "10000-01-01"}, "is not a date"),

@@ -46,7 +46,8 @@ def test_two_processes_on_one_bucket_complete_each_object_once(seeded_events, s3
                                 s3_region="us-east-1", workers=2)
     # every upload waits until both runs have listed the bucket and all four workers hold a claim: the runs
     # truly overlap, each seeing every period as still to do
-    held = fault_proxy.add(Rule("PutObject", HOLD, times=None))
+    # (the objects' uploads only: each run's probe of If-None-Match, under .pgarchiver-probe/, goes through)
+    held = fault_proxy.add(Rule("PutObject", HOLD, times=None, key_suffix=".zst"))
     first, second = start_process(settings), start_process(settings)
     try:
         fault_proxy.wait_for(lambda: fault_proxy.count("ListObjects") == 2 and held.faulted >= 4, timeout=60)

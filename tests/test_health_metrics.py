@@ -50,9 +50,15 @@ def test_health_passes_every_check_and_removes_its_probe(seeded_events, s3_bucke
     assert code == 0, checks
     assert failing(checks) == []
     assert "SELECT on public.events" in checks["database"]
-    [probe] = fault_proxy.keys("PutObject")
+    # the calls an archive makes: a multipart upload, listing, reading back, an interrupted upload aborted
+    [probe] = fault_proxy.keys("CompleteMultipartUpload")
     assert probe.startswith("ops/probes/probe-")
+    assert fault_proxy.count("UploadPart", probe, ok=True) == 2
+    assert fault_proxy.count("GetObject", probe, ok=True) == 1
     assert fault_proxy.count("DeleteObject", probe, ok=True) == 1
+    [interrupted] = fault_proxy.keys("AbortMultipartUpload")
+    assert interrupted.startswith("ops/probes/interrupted-")
+    assert fault_proxy.count("ListMultipartUploads", ok=True) >= 1
     assert s3_bucket.client.list_objects_v2(Bucket=s3_bucket.name).get("KeyCount") == 0
 
 

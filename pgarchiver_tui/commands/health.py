@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from pgarchiver_tui.core.errors import ArchiverError
+from pgarchiver_tui.storage import Finding
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,7 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warning: bool = False  # works, with a limit the operator should know of (a store lacking a feature)
 
 
 def run_checks(settings, probe_prefix: str = ".pgarchiver-health/") -> list[Check]:
@@ -21,6 +22,7 @@ def run_checks(settings, probe_prefix: str = ".pgarchiver-health/") -> list[Chec
     from pgarchiver_tui.db.connection import connect, scalar
     from pgarchiver_tui.db.discovery import check_privileges, discover
     from pgarchiver_tui.storage.destination import open_destination
+    from pgarchiver_tui.storage.probe import probe_store
 
     checks: list[Check] = []
 
@@ -48,27 +50,30 @@ def run_checks(settings, probe_prefix: str = ".pgarchiver-health/") -> list[Chec
             return (f"{where}, PostgreSQL {version}; SELECT on {schema}.{table} and its "
                     f"{len(found.sources)} source(s)")
 
+    learned: list[Finding] = []
+
     def destination() -> str:
+        # the calls an archive makes, a small multipart upload and an interrupted one included
         storage = open_destination(settings)
-        key = f"{probe_prefix.rstrip('/')}/probe-{uuid.uuid4().hex}"
-        storage.put_bytes(key, b"pgarchiver-tui health probe\n")
         try:
-            if storage.head(key) is None:
-                raise ArchiverError(f"probe {key} was written but cannot be found")
+            done = probe_store(storage, probe_prefix)
         finally:
-            storage.delete(key)
-        return f"{storage.url} reachable and writable (probe under {probe_prefix} written and removed)"
+            learned.extend(storage.findings.items)
+        return f"{storage.url}: {'; '.join(done)} (under {probe_prefix})"
 
     def cache() -> str:
         # the cache is local: it is checked even when the destination is not reachable
         store = open_cache(open_destination(settings, check=False).url, settings.cache_dir)
         try:
             store.note("last_health_check")
+            for _key, _upload_id, noted, advice in store.leftovers():
+                checks.append(Check("leftover", True, f"noted {noted}: {advice}", warning=True))
             return f"{store.path} writable" + (f" ({store.warning})" if store.warning else "")
         finally:
             store.close()
 
     attempt("database", database)
     attempt("destination", destination)
+    checks.extend(Check(f"store:{f.feature}", True, f.message, warning=True) for f in learned)
     attempt("cache", cache)
     return checks

@@ -10,10 +10,9 @@ import re
 import string
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 
 from pgarchiver_tui.cache import Cache, Record
-from pgarchiver_tui.core.errors import ConfigError, StorageError
+from pgarchiver_tui.core.errors import StorageError
 from pgarchiver_tui.core.model import Column, Job, ObjectFacts, Slice, facts_from_json
 from pgarchiver_tui.core.periods import Duration, Period, safe_segment
 from pgarchiver_tui.core.settings import Settings
@@ -269,7 +268,4 @@ def open_archive(settings: Settings) -> Storage:
     """The destination the settings name, which must exist already: reading creates nothing."""
     from pgarchiver_tui.storage.destination import open_destination
 
-    if settings.local_dir and not Path(settings.local_dir).expanduser().is_dir():
-        raise ConfigError(f"--local-dir {settings.local_dir} does not exist; give the directory the archive "
-                          "was written to")
-    return open_destination(settings, check=not settings.local_dir)
+    return open_destination(settings, check=True, must_exist=True)

@@ -48,8 +48,6 @@ def check_database(settings: Settings) -> str:
 
 def check_destination(settings: Settings) -> str:
     """Reachable and writable: writes a small probe object and deletes it again."""
-    if not settings.local_dir and not settings.s3_bucket:
-        raise ConfigError("no destination; give an S3 bucket or a local directory")
     storage = open_destination(settings, check=True)
     probe = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
     storage.put_bytes(probe, b"pgarchiver-tui write check\n")

@@ -313,6 +313,9 @@ def prepare_verify(settings: Settings, deep: bool, emit: Callable[[Any], None],
     cache = open_cache(storage.url, settings.cache_dir)
     notes = [cache.warning] if cache.warning else []
     holdings = find_archived(storage, schema, table, settings.path_template, requested, cache)
+    notes += [finding.message for finding in storage.findings.items]  # e.g. unfinished uploads cannot be listed
+    notes += [f"noted {noted}: {advice}" for key, _id, noted, advice in cache.leftovers()
+              if key.startswith(holdings.prefix)]
     if keys is not None:
         wanted = set(keys)
         chosen = [o for o in holdings.objects if o.key in wanted]

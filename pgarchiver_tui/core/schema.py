@@ -95,6 +95,8 @@ OPTIONS = _options(
     Option("s3_sse_kms_key_id", "text"),
     Option("s3_connect_timeout", "float", 0.1, 3600, example="10"),
     Option("s3_read_timeout", "float", 0.1, 3600, example="20"),
+    Option("dest", "text", example="s3://bucket/prefix"),  # its form is checked by storage.destination
+    Option("azure_account_url", "url"),
     Option("local_dir", "dir", writable=False),  # archive checks it writable when it opens it
     Option("cache_dir", "dir"),
     # how

@@ -72,6 +72,10 @@ class Settings:
     s3_connect_timeout: float = 10.0  # seconds per request attempt: a store that never answers is given up
     s3_read_timeout: float = 20.0
     local_dir: str | None = None
+    # one URL for any store: s3://BUCKET/PREFIX, az://CONTAINER/PREFIX, gs://BUCKET/PREFIX, file:///DIR or DIR
+    # (parsed by storage/destination.py); Azure by AZURE_STORAGE_CONNECTION_STRING or this URL + credential chain
+    dest: str | None = None
+    azure_account_url: str | None = None
     cache_dir: str | None = None
     # how
     workers: int = 1
@@ -166,11 +170,13 @@ class Settings:
                 raise ConfigError("parquet needs pyarrow: pip install 'pgarchiver-tui[parquet]'") from None
         if self.s3_sse_kms_key_id and self.s3_sse != "aws:kms":
             raise ConfigError("--s3-sse-kms-key-id needs --s3-sse aws:kms")
-        if self.local_dir and self.s3_bucket:
-            raise ConfigError("give either --local-dir or --s3-bucket, not both")
-        if not self.local_dir and not self.s3_bucket:
-            raise ConfigError("no destination; give --s3-bucket NAME (with --s3-endpoint for non-AWS stores) "
-                              "or --local-dir DIR")
+        given = [flag for flag, value in (("--dest", self.dest), ("--local-dir", self.local_dir),
+                                          ("--s3-bucket", self.s3_bucket)) if value]
+        if len(given) > 1:
+            raise ConfigError(f"give one destination: {' and '.join(given)} both name one; keep --dest")
+        if not given:
+            raise ConfigError("no destination; give --dest URL (s3://BUCKET/PREFIX, az://CONTAINER/PREFIX, "
+                              "gs://BUCKET/PREFIX or a directory)")
         if self.cache_dir is None and not self.dry_run:
             default = default_cache_dir()
             problem = places.directory_problem(str(default))

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pgarchiver_tui.core.errors import Cancelled, StorageError, WriteConflict
-from pgarchiver_tui.storage.base import ObjectInfo, StoredObject, Unfinished
+from pgarchiver_tui.storage.base import Findings, ObjectInfo, StoredObject, Unfinished
 
 TEMP_PREFIX = ".pgarchiver-tmp-"
 READ_BYTES = 1 << 20
@@ -23,6 +23,7 @@ class LocalStorage:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().resolve()
         self.url = self.root.as_uri() + "/"
+        self.findings = Findings()  # a directory keeps the whole contract: nothing to learn
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()

@@ -1,37 +1,50 @@
-"""S3-compatible object storage: streaming multipart upload in bounded memory."""
+"""S3 and the stores that speak its protocol: streaming multipart upload in bounded memory.
+
+S3-compatible stores differ from AWS in known places; each difference is learned once per run and said in
+one finding, never by failing every object: a feature call answered NotImplemented (the listing of
+unfinished uploads), a multipart ETag that is not AWS's MD5-of-part-MD5s (the whole object's MD5, or a tag
+that is no digest at all), If-None-Match ignored, an abort refused.
+"""
 
 from __future__ import annotations
 
 import builtins
 import hashlib
 import threading
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
-from pgarchiver_tui.core.errors import Cancelled, ConfigError, PrivilegeError, StorageError, WriteConflict
+from pgarchiver_tui.core.errors import (
+    ConfigError,
+    IntegrityError,
+    PrivilegeError,
+    StorageError,
+    WriteConflict,
+)
 from pgarchiver_tui.pipeline.digest import multipart_etag
-from pgarchiver_tui.storage.base import ObjectInfo, StoredObject, Unfinished
+from pgarchiver_tui.storage import parts
+from pgarchiver_tui.storage.base import Findings, ObjectInfo, StoredObject, Unfinished, key_prefix
+from pgarchiver_tui.storage.probe import NoClobber
 
-MiB = 1 << 20
-FIRST_PART_BYTES = 8 * MiB
+MiB = parts.MiB
+FIRST_PART_BYTES = parts.FIRST_PART_BYTES  # read at call time: tests lower it
+MIN_PART_BYTES = 5 * MiB  # S3's smallest part but the last
 MAX_PARTS = 10_000
 READ_BYTES = 1 << 20
 TRANSIENT_CODES = ("SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling",
                    "RequestTimeTooSkewed")
+NOT_IMPLEMENTED = ("NotImplemented", "501")
+REFUSED = ("MethodNotAllowed", "405", "NotImplemented", "501")
 
 
 def part_size(part_number: int, first: int | None = None) -> int:
-    """Size of part `part_number` (1-based) of a stream of unknown length.
-
-    Parts double every thousand, so 10,000 parts reach about 8 TiB while small objects keep small parts.
-    """
-    first = FIRST_PART_BYTES if first is None else first  # read at call time: tests lower it
-    return min(first << ((part_number - 1) // 1000), 5 * 1024 * MiB)
+    """Size of part `part_number` (1-based) of a stream of unknown length (see parts.part_size)."""
+    return parts.part_size(part_number, FIRST_PART_BYTES if first is None else first)
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,7 @@ class S3Settings:
     sse_kms_key_id: str | None = None
     connect_timeout: float = 10.0  # seconds per attempt; botocore's default read timeout is 60 s, times 3
     read_timeout: float = 20.0  # attempts: a store that accepts and never answers would take minutes
+    prefix: str = ""  # put before every key: s3://bucket/prefix/
 
 
 def make_client(settings: S3Settings, max_attempts: int = 3):
@@ -65,17 +79,21 @@ def make_client(settings: S3Settings, max_attempts: int = 3):
     )
 
 
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def describe(exc: Exception, what: str) -> Exception:
     """Turn a boto error into one of ours, with one line that names the problem."""
     if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = error_code(exc)
         message = exc.response.get("Error", {}).get("Message", "") or code
         if code in ("NoSuchBucket",):
-            return ConfigError(f"{what}: bucket does not exist; create it or fix --s3-bucket")
+            return ConfigError(f"{what}: bucket does not exist; create it or fix the destination")
         if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"):
             return PrivilegeError(f"{what}: access denied ({code}); check the S3 credentials and policy")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        transient = status >= 500 or code in TRANSIENT_CODES
+        transient = status >= 500 and code not in NOT_IMPLEMENTED or code in TRANSIENT_CODES
         return StorageError(f"{what}: {code} {message}".strip(), retryable=transient)
     if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
         return StorageError(f"{what}: the store did not answer in time ({exc})", retryable=True)
@@ -83,125 +101,202 @@ def describe(exc: Exception, what: str) -> Exception:
 
 
 class S3Storage:
+    conditional_header = "If-None-Match"
+
     def __init__(self, settings: S3Settings, client=None) -> None:
         self.settings = settings
         self.bucket = settings.bucket
+        self.prefix = key_prefix(settings.prefix)
         self.client = client or make_client(settings)
-        self.url = f"s3://{settings.bucket}/" + (f"?endpoint={settings.endpoint}" if settings.endpoint else "")
+        self.url = f"s3://{settings.bucket}/{self.prefix}" + (f"?endpoint={settings.endpoint}"
+                                                              if settings.endpoint else "")
         self.etag_is_md5 = settings.sse != "aws:kms"
+        self.first_part_bytes: int | None = None  # None: FIRST_PART_BYTES; the health probe uses the smallest
+        self.min_part_bytes = MIN_PART_BYTES
+        self.findings = Findings()
         self.conditional_writes = True  # until the store says it does not know If-None-Match
+        self.no_clobber = NoClobber(self)
+        self._multipart_etags = ""  # learned: "aws" | "whole-md5" | "opaque"
+        self._learning = threading.Lock()
         self._encryption = {k: v for k, v in (("ServerSideEncryption", settings.sse),
                                               ("SSEKMSKeyId", settings.sse_kms_key_id)) if v}
 
+    def _name(self, key: str) -> str:
+        return self.prefix + key
+
+    def _part_size(self, number: int) -> int:
+        return part_size(number, self.first_part_bytes)
+
+    # -- writing -------------------------------------------------------------------------------------------
     def write(self, key: str, chunks: Iterable[bytes], cancel: threading.Event,
               if_absent: bool = False) -> StoredObject:
-        buffer: list[bytes] = []
-        filled = 0
-        part_number = 1
-        upload_id: str | None = None
-        parts: list[dict] = []
+        if if_absent:
+            self.no_clobber.ensure()
+        name = self._name(key)
+        # the whole object's MD5 is only needed until the store has shown AWS's multipart ETags
+        whole = hashlib.md5() if self.etag_is_md5 and self._multipart_etags != "aws" else None
         md5s: list[bytes] = []
         sizes: list[int] = []
-        pending: Future | None = None
-        # one part uploads while the next fills: memory is two parts, the network overlaps the reading
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part") as uploader:
+        upload_id: str | None = None
+        with parts.OnePending("s3-part") as uploader:
             try:
-                for chunk in chunks:
-                    if cancel.is_set():
-                        raise Cancelled("cancelled while uploading")
-                    # cut chunks at part boundaries so each part is joined once, never sliced and moved
-                    while filled + len(chunk) > part_size(part_number):  # the last part is never empty
-                        room = part_size(part_number) - filled
-                        buffer.append(chunk[:room])
-                        chunk = chunk[room:]
-                        data, buffer, filled = b"".join(buffer), [], 0
-                        if upload_id is None:
-                            upload_id = self.client.create_multipart_upload(
-                                Bucket=self.bucket, Key=key, **self._encryption)["UploadId"]
-                        if pending is not None:
-                            parts.append(pending.result())
-                        md5s.append(hashlib.md5(data).digest())
-                        sizes.append(len(data))
-                        pending = uploader.submit(self._upload_part, key, upload_id, part_number, data)
-                        part_number += 1
-                    buffer.append(chunk)
-                    filled += len(chunk)
-                if cancel.is_set():
-                    raise Cancelled("cancelled while uploading")
-                data = b"".join(buffer)
-                if upload_id is None:
-                    self._conditional(if_absent, self.client.put_object, Bucket=self.bucket, Key=key, Body=data,
-                                      **self._encryption)
-                    return StoredObject(key, len(data), hashlib.md5(data).hexdigest(), [len(data)])
-                if pending is not None:
-                    parts.append(pending.result())
-                    pending = None
-                md5s.append(hashlib.md5(data).digest())
-                sizes.append(len(data))
-                parts.append(self._upload_part(key, upload_id, part_number, data))
-                self._conditional(if_absent, self.client.complete_multipart_upload, Bucket=self.bucket, Key=key,
-                                  UploadId=upload_id, MultipartUpload={"Parts": parts})
-                return StoredObject(key, sum(sizes), multipart_etag(md5s), sizes)
+                for number, (data, last) in enumerate(parts.cut(chunks, self._part_size, cancel), 1):
+                    if last and upload_id is None:
+                        self._conditional(if_absent, self.client.put_object, Bucket=self.bucket, Key=name,
+                                          Body=data, **self._encryption)
+                        return StoredObject(key, len(data), hashlib.md5(data).hexdigest(), [len(data)])
+                    if upload_id is None:
+                        upload_id = self.client.create_multipart_upload(
+                            Bucket=self.bucket, Key=name, **self._encryption)["UploadId"]
+                    if whole is not None:
+                        whole.update(data)
+                    md5s.append(hashlib.md5(data).digest())
+                    sizes.append(len(data))
+                    uploader.submit(self._upload_part, name, upload_id, number, data)
+                done = uploader.wait()
+                response = self._conditional(if_absent, self.client.complete_multipart_upload, Bucket=self.bucket,
+                                             Key=name, UploadId=upload_id, MultipartUpload={"Parts": done})
+                etag = str(response.get("ETag", "")).strip('"')
+                return self._confirmed(key, etag, md5s, sizes, whole.hexdigest() if whole else None)
             except BaseException as exc:
-                if pending is not None:
-                    pending.cancel()
-                    try:
-                        pending.result()
-                    except BaseException:  # noqa: S110 - the first failure is the one to report
-                        pass
+                uploader.discard()
                 if upload_id is not None:
-                    self._abort_quietly(key, upload_id)
+                    self._abort(Unfinished(key, upload_id, None))
                 if isinstance(exc, (ClientError, BotoCoreError)):
                     raise describe(exc, f"uploading {key}") from None
                 raise
 
-    def _conditional(self, if_absent: bool, call, **kwargs) -> None:
+    def _conditional(self, if_absent: bool, call: Callable[..., Any], **kwargs: Any) -> Any:
         """Call with If-None-Match: * when asked and the store knows it; a 412 means someone wrote first."""
         if not (if_absent and self.conditional_writes):
-            call(**kwargs)
-            return
+            return call(**kwargs)
         try:
-            call(IfNoneMatch="*", **kwargs)
+            return call(IfNoneMatch="*", **kwargs)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = error_code(exc)
             if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
-                raise WriteConflict(f"{kwargs['Key']} was written by another run meanwhile") from None
-            if code not in ("NotImplemented", "501", "InvalidArgument"):
+                raise WriteConflict(f"{kwargs['Key'][len(self.prefix):]} was written by another run meanwhile") \
+                    from None
+            if code not in (*NOT_IMPLEMENTED, "InvalidArgument"):
                 raise
-            self.conditional_writes = False  # an older S3-compatible store: claims by advisory lock only
-            call(**kwargs)
+            self.conditional_writes = False
+            self.findings.learn("no-clobber", f"{self.url}: the store does not implement conditional writes "
+                                f"({self.conditional_header}: *, answered {code}); no-clobber rests on the "
+                                "advisory-lock claims in PostgreSQL alone: runs that do not share the database "
+                                "can overwrite each other's objects")
+            return call(**kwargs)
 
-    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict:
-        response = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
+    def _upload_part(self, name: str, upload_id: str, number: int, data: bytes) -> dict:
+        response = self.client.upload_part(Bucket=self.bucket, Key=name, UploadId=upload_id, PartNumber=number,
                                            Body=data)
         return {"PartNumber": number, "ETag": response["ETag"]}
 
-    def _abort_quietly(self, key: str, upload_id: str) -> None:
-        try:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except (ClientError, BotoCoreError):
-            pass  # still listed by `unfinished`: verify reports it, and the next run's claim of the key aborts it
+    def _confirmed(self, key: str, etag: str, md5s: list[bytes], sizes: list[int], whole: str | None) -> StoredObject:
+        """Check a completed multipart object by the store's ETag, in whichever form this store gives it."""
+        size = sum(sizes)
+        expected = multipart_etag(md5s)
+        if not self.etag_is_md5:
+            return StoredObject(key, size, expected, sizes)  # SSE-KMS: size and the SHA-256 prove it
+        if etag == expected:
+            self._learn_etags("aws")
+            return StoredObject(key, size, expected, sizes)
+        if whole is not None and etag == whole:
+            self._learn_etags("whole-md5")
+            return StoredObject(key, size, whole, [size])  # the ETag is an MD5 over one "part": the whole object
+        if whole is None or self._multipart_etags in ("aws", "whole-md5"):
+            raise IntegrityError(f"{key}: the store reports ETag {etag}, expected {expected}")
+        # a tag that is no digest of the bytes: read the object back and compare size and MD5 with what was sent
+        digest, read = hashlib.md5(), 0
+        for chunk in self.read(key):
+            digest.update(chunk)
+            read += len(chunk)
+        if (read, digest.hexdigest()) != (size, whole):
+            raise IntegrityError(f"{key}: read back {read} bytes with MD5 {digest.hexdigest()}, sent {size} "
+                                 f"with MD5 {whole}")
+        self._learn_etags("opaque")
+        return StoredObject(key, size, "", sizes)
 
+    def _learn_etags(self, form: str) -> None:
+        with self._learning:
+            if self._multipart_etags == form:
+                return
+            self._multipart_etags = form
+        if form == "whole-md5":
+            self.findings.learn("multipart-etag", f"{self.url}: the store gives a multipart object the whole "
+                                "object's MD5 as its ETag, not AWS's MD5 of the part MD5s; each multipart object "
+                                "is checked against the MD5 of the bytes sent")
+        elif form == "opaque":
+            self.findings.learn("multipart-etag", f"{self.url}: the store's ETag of a multipart object is no "
+                                "digest of its bytes; each multipart object is checked by reading it back (size "
+                                "and MD5 of the bytes sent), and later by its recorded SHA-256")
+
+    # -- leftovers -----------------------------------------------------------------------------------------
+    def _abort(self, item: Unfinished) -> None:
+        """Abort an upload; a refusal is said once per upload with how to clean it up, other errors are quiet."""
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._name(item.key), UploadId=item.upload_id)
+        except ClientError as exc:
+            code = error_code(exc)
+            if code not in REFUSED:
+                return  # still listed by `unfinished`: verify reports it, and the next claim of the key aborts it
+            endpoint = f" --endpoint-url {self.settings.endpoint}" if self.settings.endpoint else ""
+            self.findings.learn("abort", (
+                f"{self.url}: the store refused to abort upload {item.upload_id} of {item.key} ({code}); its "
+                f"parts stay in the bucket (and are billed where storage is) until removed: `aws s3api "
+                f"abort-multipart-upload{endpoint} --bucket {self.bucket} --key {self._name(item.key)} "
+                f"--upload-id {item.upload_id}`, or by the store's own means"), leftover=item)
+        except BotoCoreError:
+            pass
+
+    def unfinished(self, prefix: str) -> builtins.list[Unfinished]:
+        if self.findings.lacks("list-unfinished"):
+            return []
+        found = []
+        try:
+            for page in self.client.get_paginator("list_multipart_uploads").paginate(
+                    Bucket=self.bucket, Prefix=self._name(prefix)):
+                for item in page.get("Uploads", []):
+                    found.append(Unfinished(item["Key"][len(self.prefix):], item["UploadId"], item.get("Initiated")))
+        except ClientError as exc:
+            if error_code(exc) not in NOT_IMPLEMENTED:
+                raise describe(exc, f"listing unfinished uploads in s3://{self.bucket}/{self._name(prefix)}") \
+                    from None
+            self.findings.learn("list-unfinished", (
+                f"{self.url}: the store cannot list unfinished multipart uploads (ListMultipartUploads answered "
+                f"{error_code(exc)}); uploads left by a killed run cannot be found or aborted there"))
+            return []
+        except BotoCoreError as exc:
+            raise describe(exc, f"listing unfinished uploads in s3://{self.bucket}/{self._name(prefix)}") from None
+        return found
+
+    def abort(self, item: Unfinished) -> None:
+        self._abort(item)
+
+    # -- reading and the rest ------------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes) -> None:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **self._encryption)
+            self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data, **self._encryption)
         except (ClientError, BotoCoreError) as exc:
             raise describe(exc, f"writing {key}") from None
 
     def get_bytes(self, key: str) -> bytes | None:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            return self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"].read()
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if error_code(exc) in ("NoSuchKey", "404"):
                 return None
+            raise describe(exc, f"reading {key}") from None
+        except BotoCoreError as exc:
             raise describe(exc, f"reading {key}") from None
 
     def head(self, key: str) -> ObjectInfo | None:
         try:
-            response = self.client.head_object(Bucket=self.bucket, Key=key)
+            response = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
+            raise describe(exc, f"checking {key}") from None
+        except BotoCoreError as exc:
             raise describe(exc, f"checking {key}") from None
         return ObjectInfo(key, response["ContentLength"], response["ETag"].strip('"'), response.get("LastModified"))
 
@@ -213,15 +308,17 @@ class S3Storage:
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                               Prefix=self._name(prefix)):
                 for item in page.get("Contents", []):
-                    yield ObjectInfo(item["Key"], item["Size"], item["ETag"].strip('"'), item.get("LastModified"))
+                    yield ObjectInfo(item["Key"][len(self.prefix):], item["Size"], item["ETag"].strip('"'),
+                                     item.get("LastModified"))
         except (ClientError, BotoCoreError) as exc:
-            raise describe(exc, f"listing s3://{self.bucket}/{prefix}") from None
+            raise describe(exc, f"listing s3://{self.bucket}/{self._name(prefix)}") from None
 
     def read(self, key: str) -> Iterator[bytes]:
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            body = self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"]
         except (ClientError, BotoCoreError) as exc:
             raise describe(exc, f"reading {key}") from None
         try:
@@ -232,20 +329,6 @@ class S3Storage:
 
     def delete(self, key: str) -> None:
         try:
-            self.client.delete_object(Bucket=self.bucket, Key=key)
+            self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
         except (ClientError, BotoCoreError) as exc:
             raise describe(exc, f"deleting {key}") from None
-
-    def unfinished(self, prefix: str) -> builtins.list[Unfinished]:
-        found = []
-        try:
-            for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket,
-                                                                                    Prefix=prefix):
-                for item in page.get("Uploads", []):
-                    found.append(Unfinished(item["Key"], item["UploadId"], item.get("Initiated")))
-        except (ClientError, BotoCoreError) as exc:
-            raise describe(exc, f"listing unfinished uploads in s3://{self.bucket}/{prefix}") from None
-        return found
-
-    def abort(self, item: Unfinished) -> None:
-        self.client.abort_multipart_upload(Bucket=self.bucket, Key=item.key, UploadId=item.upload_id)

@@ -10,6 +10,7 @@ it through (to kill a process while its upload is open).
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import struct
 import threading
@@ -43,14 +44,15 @@ class Rule:
     after: int = 0
     times: int | None = 1
     key_suffix: str = ""
+    min_body: int = 0  # only requests carrying at least this many bytes (a part, a block, a chunk)
     matched: int = 0
     faulted: int = 0
     reached: threading.Event = field(default_factory=threading.Event)  # a request was faulted/held
     release: threading.Event = field(default_factory=threading.Event)  # for HOLD: let held requests go
 
-    def wants(self, op: str, key: str) -> bool:
+    def wants(self, op: str, key: str, size: int = 0) -> bool:
         """Whether this request is one to fault; counts it. Called under the proxy's lock."""
-        if self.op not in ("*", op) or not key.endswith(self.key_suffix):
+        if self.op not in ("*", op) or not key.endswith(self.key_suffix) or size < self.min_body:
             return False
         self.matched += 1
         if self.matched <= self.after or (self.times is not None and self.faulted >= self.times):
@@ -98,6 +100,7 @@ class FaultProxy:
         self.seen: list[Seen] = []
         self._armed: list[tuple[str, int, Rule]] = []  # rules that start once a request was seen n times
         self._changed = threading.Condition()
+        self.rewrite_etag: Callable[[str], str] | None = None  # the store's ETags as another store gives them
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -149,9 +152,9 @@ class FaultProxy:
                 raise AssertionError(f"the proxy did not see what was awaited within {timeout}s: {self.seen}")
 
     # -- serving -------------------------------------------------------------------------------------------
-    def _fault_for(self, op: str, key: str) -> Rule | None:
+    def _fault_for(self, op: str, key: str, size: int = 0) -> Rule | None:
         with self._changed:
-            return next((rule for rule in self.rules if rule.wants(op, key)), None)
+            return next((rule for rule in self.rules if rule.wants(op, key, size)), None)
 
     def _notify(self) -> None:
         with self._changed:
@@ -183,7 +186,7 @@ class FaultProxy:
                 if "chunked" in self.headers.get("Transfer-Encoding", ""):
                     raise AssertionError("the proxy forwards Content-Length bodies only")
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                rule = proxy._fault_for(op, key)
+                rule = proxy._fault_for(op, key, len(body))
                 if rule is not None and rule.action == RESET:
                     rule.reached.set()
                     proxy._record(op, key, 0)
@@ -201,6 +204,8 @@ class FaultProxy:
                     proxy._record(op, key, rule.status if rule.action == ERROR else 500)
                     return
                 status, headers, answer = self._forward(body)
+                if proxy.rewrite_etag is not None and op != "UploadPart":
+                    headers, answer = _rewritten(proxy.rewrite_etag, headers, answer)
                 proxy._record(op, key, status)  # the store did it, whether or not the client hears of it
                 try:
                     self._answer(status, headers, answer)
@@ -260,6 +265,20 @@ class FaultProxy:
                     pass  # the connection was reset on purpose
 
         return Handler
+
+
+def _rewritten(rewrite: Callable[[str], str], headers: list[tuple[str, str]],
+               body: bytes) -> tuple[list[tuple[str, str]], bytes]:
+    """Every object ETag of an answer (a header, or <ETag> in XML) passed through `rewrite`, quotes kept."""
+    def one(tag: str) -> str:
+        for quote in ('"', "&quot;", "&#34;"):
+            if tag.startswith(quote) and tag.endswith(quote) and len(tag) >= 2 * len(quote):
+                return quote + rewrite(tag[len(quote):-len(quote)]) + quote
+        return rewrite(tag)
+
+    headers = [(name, one(value) if name.lower() == "etag" else value) for name, value in headers]
+    body = re.sub(rb"<ETag>(.*?)</ETag>", lambda m: b"<ETag>" + one(m[1].decode()).encode() + b"</ETag>", body)
+    return headers, body
 
 
 @contextmanager

@@ -105,3 +105,21 @@ async def test_profiles_save_without_secrets_and_load_back(tmp_path: Path) -> No
         await pilot.pause()
         assert screen.query_one("#input-db_host", Input).value == "db1"
         assert app.sub_title == "db1:5432/arch"
+
+
+async def test_the_destination_url_is_checked_as_it_is_typed(tmp_path: Path) -> None:
+    app = make_app(Settings(dest=str(tmp_path)), start_screen="connection")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await pilot.click("#tabs Tab#--content-tab-tab-destination")
+        field = screen.query_one("#field-dest", FormField)
+        assert field.value == str(tmp_path)
+        field.control.value = "ftp://host/dir"
+        await pilot.pause()
+        assert field.has_class("-invalid")
+        assert "unknown scheme" in str(field.query_one(".field-error", Static).render())
+        field.control.value = "az://archives/prod"
+        await pilot.pause()
+        assert not field.has_class("-invalid")
+        assert screen.form_settings().dest == "az://archives/prod"

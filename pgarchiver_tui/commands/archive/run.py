@@ -35,7 +35,7 @@ from pgarchiver_tui.pipeline.source import copy_out
 from pgarchiver_tui.runner.retry import RetryPolicy
 from pgarchiver_tui.runner.throttle import RateLimiter
 from pgarchiver_tui.runner.workers import ConnectedWorkers
-from pgarchiver_tui.storage import SIDECAR_SUFFIX, ObjectInfo, Storage
+from pgarchiver_tui.storage import SIDECAR_SUFFIX, Finding, ObjectInfo, Storage
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress events of one worker
 
@@ -108,6 +108,17 @@ class ArchiveRun:
                              self.storage.url, self.options.dry_run))
         for note in self.notes:
             self.emit(Notice(note))
+        with self.storage.findings.listening(self._learned):
+            return self._archive(started)
+
+    def _learned(self, finding: Finding) -> None:
+        """What the store does differently from the contract: said once, in the log and the run's notices."""
+        self.notes.append(finding.message)
+        self.emit(Notice(finding.message))
+        if finding.leftover is not None and self.cache is not None:
+            self.cache.remember_leftover(finding.leftover.key, finding.leftover.upload_id, finding.message)
+
+    def _archive(self, started: float) -> RunFinished:
         todo: list[Job] = []
         try:
             for job, reason in self._decide(self.jobs):
@@ -357,8 +368,8 @@ class ArchiveRun:
             raise IntegrityError(f"{key} is missing right after it was written")
         if info.size != size:
             raise IntegrityError(f"{key}: the store reports {info.size} bytes, {size} were written")
-        if not self.storage.etag_is_md5:
-            return  # SSE-KMS: the ETag is no digest of the bytes; size and the recorded SHA-256 remain
+        if not self.storage.etag_is_md5 or not etag:
+            return  # SSE-KMS, or a store whose tag is no digest of the bytes: size and the recorded SHA-256 remain
         stored_etag = info.etag if info.etag is not None else self.storage.checksum(key)
         if stored_etag != etag:
             raise IntegrityError(f"{key}: the store reports ETag {stored_etag}, expected {etag}")
@@ -418,7 +429,8 @@ def _common_columns(conn: psycopg.Connection, job: Job) -> list[Column]:
 
 
 def _matches(info: ObjectInfo, size: int, etag: str) -> bool:
-    return info.size == size and (info.etag is None or info.etag == etag)
+    """The object listed is the one described; an empty recorded ETag: the store's tag is no digest."""
+    return info.size == size and (info.etag is None or not etag or info.etag == etag)
 
 
 def _common_prefix(keys: list[str]) -> str:

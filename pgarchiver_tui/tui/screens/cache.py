@@ -20,7 +20,7 @@ from pgarchiver_tui.commands.restore import prepare_restore as prepare_restore_r
 from pgarchiver_tui.core.errors import ArchiverError
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.render.live_state import LiveState
-from pgarchiver_tui.storage.destination import open_destination
+from pgarchiver_tui.storage.destination import names_destination, open_destination
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import age_text, human_bytes, parse_stamp, ratio_text, rows_text
 from pgarchiver_tui.tui.screens.restore import RestoreScreen
@@ -121,15 +121,15 @@ class CacheScreen(Screen[None]):
             table.add_column(header, key=key, width=width)
         box = self.query_one("#filter", Input)
         box.display, box.cursor_blink = False, False
+        if not names_destination(self.settings):
+            self.query_one("#cache-title", Static).update("[yellow]No destination set: fill it in on the "
+                                                          "connection screen[/yellow]")
+            return
         try:
             url = open_destination(self.settings, check=False).url
             self.cache = open_cache(url, self.settings.cache_dir)
         except (ArchiverError, OSError, ValueError) as exc:
             self.query_one("#cache-title", Static).update(f"[red]No cache to show: {escape(str(exc))}[/red]")
-            return
-        if not self.settings.local_dir and not self.settings.s3_bucket:
-            self.query_one("#cache-title", Static).update("[yellow]No destination set: fill it in on the "
-                                                          "connection screen[/yellow]")
             return
         self.url = url
         self.query_one("#cache-title", Static).update(f"Cache of [b]{escape(url)}[/b]")

@@ -20,6 +20,7 @@ from pgarchiver_tui.core.errors import ArchiverError
 from pgarchiver_tui.core.periods import Duration
 from pgarchiver_tui.core.settings import Settings, load_settings, save_profile
 from pgarchiver_tui.pipeline import codecs, formats
+from pgarchiver_tui.storage.destination import parse_destination
 from pgarchiver_tui.tui.screens.profile_dialog import LoadProfileScreen, SaveProfileScreen
 from pgarchiver_tui.tui.widgets.form_field import Check, FormField, field_control
 
@@ -33,6 +34,10 @@ def _by_schema(name: str) -> Check:
         if name == "dsn":
             Settings(dsn=text).conninfo()
     return check
+
+
+def _destination(text: str) -> None:
+    parse_destination(text)
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,9 @@ SPECS = (
     Spec("db_password", "Password", "database", password=True, placeholder="PGPASSWORD / ~/.pgpass"),
     Spec("db_name", "Database", "database", placeholder="PGDATABASE"),
     Spec("db_sslmode", "SSL mode", "database", choices=SSLMODES),
-    Spec("local_dir", "Local directory", "destination", placeholder="either a directory …"),
+    Spec("dest", "Destination", "destination", _destination,
+         placeholder="s3://bucket/prefix, az://container/prefix, gs://bucket/prefix or a directory"),
+    Spec("local_dir", "Local directory", "destination", placeholder="or a directory …"),
     Spec("s3_bucket", "S3 bucket", "destination", placeholder="… or a bucket"),
     Spec("s3_endpoint", "S3 endpoint", "destination", placeholder="https://… (omit for AWS)"),
     Spec("s3_region", "S3 region", "destination"),
