@@ -218,7 +218,7 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
             if source is None:
                 notes.append(f"source {name} no longer exists: not compared with the live table")
                 return None
-            whole = source.bounds is not None and obj.period.contains(source.bounds)
+            whole = source.read_whole(obj.period, self.options.date_column)  # as the archive read it
             if not whole and not self.options.date_column:
                 notes.append(f"give --date-column to compare with the live rows of {name} in this period")
                 return None

@@ -57,8 +57,10 @@ def prepare(settings: Settings, now: datetime | None = None) -> Prepared:
                                       lock_timeout_ms=options.lock_timeout_ms) as conn:
         found = discover(conn, schema, table, settings.date_column)
         if not found.partitions and settings.date_column is None:
-            raise ConfigError(f"{schema}.{table} has no date partitions; give --date-column COLUMN to archive "
-                              "it in date windows")
+            unknown = ", ".join(s.qualified for s in found.unrecognised[:5])
+            children = f" (no CHECK constraint or name dates its children {unknown})" if unknown else ""
+            raise ConfigError(f"{schema}.{table} has no date partitions{children}; give --date-column COLUMN to "
+                              "archive it in date windows")
         plan = make_plan(schema, table, found.sources, requested, settings.duration(), settings.path_template,
                          options.extension, settings.date_column, now or utc_now(), settings.include_current)
         if plan.covers_nothing:
