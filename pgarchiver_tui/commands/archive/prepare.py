@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pgarchiver_tui.cache import Cache, open_cache
+from pgarchiver_tui.commands.archive.accounting import Census, take_census
 from pgarchiver_tui.commands.archive.plan import Plan, make_plan
 from pgarchiver_tui.commands.archive.run import ArchiveOptions, ArchiveRun, utc_now
 from pgarchiver_tui.core.errors import ConfigError
 from pgarchiver_tui.core.events import Event
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.db.connection import connect, translated_errors
-from pgarchiver_tui.db.discovery import Discovery, check_privileges, discover, holds_rows
+from pgarchiver_tui.db.discovery import Discovery, check_privileges, discover
 from pgarchiver_tui.runner.retry import RetryPolicy
 from pgarchiver_tui.storage import Storage
 from pgarchiver_tui.storage.destination import open_destination
@@ -31,9 +32,12 @@ class Prepared:
     storage: Storage
     cache: Cache | None
     notes: list[str] = field(default_factory=list)
+    census: Census | None = None  # the rows of the range no object reads, counted
 
     def run(self, emit: Callable[[Event], None]) -> ArchiveRun:
-        return ArchiveRun(self.plan.jobs, self.options, self.storage, self.cache, emit, notes=self.notes)
+        """The whole plan's run, which accounts for every row of the range at its end."""
+        return ArchiveRun(self.plan.jobs, self.options, self.storage, self.cache, emit, notes=self.notes,
+                          account=self.census.settle if self.census else None)
 
 
 def archive_options(settings: Settings) -> ArchiveOptions:
@@ -69,14 +73,11 @@ def prepare(settings: Settings, now: datetime | None = None) -> Prepared:
                               "outside partitions)")
         used = {part.source for job in plan.jobs for part in job.slices}
         check_privileges(conn, sorted(used, key=lambda s: s.qualified))
-        notes = found.notes + plan.notes
-        if settings.date_column is None:
-            for source in found.unbounded:
-                if holds_rows(conn, source):
-                    notes.append(f"{source.qualified} ({source.kind.value}) holds rows outside any dated partition;"
-                                 " they are NOT archived: give --date-column to archive them by date")
+        census = take_census(conn, found, plan, settings.date_column)
+        # said before the run too: the operator may stop it and add --date-column
+        notes = found.notes + plan.notes + [shortfall.message for shortfall in census.shortfalls]
     storage = open_destination(settings)
     cache = None if settings.dry_run else open_cache(storage.url, settings.cache_dir)
     if cache and cache.warning:
         notes.append(cache.warning)
-    return Prepared(settings, options, found, plan, storage, cache, notes)
+    return Prepared(settings, options, found, plan, storage, cache, notes, census)

@@ -15,6 +15,7 @@ from psycopg import sql
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.cache import Cache, Record, now_iso
+from pgarchiver_tui.core.accounting import TableAccount
 from pgarchiver_tui.core.errors import ArchiverError, Cancelled, IntegrityError, WriteConflict
 from pgarchiver_tui.core.events import (
     Event,
@@ -38,6 +39,10 @@ from pgarchiver_tui.runner.workers import ConnectedWorkers
 from pgarchiver_tui.storage import SIDECAR_SUFFIX, ObjectInfo, Storage
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress events of one worker
+# why an object is skipped; the row accounting reads the rows these results carry
+SKIP_RECORDED = "already archived (cache and destination agree)"
+SKIP_FOUND = "found in the destination with matching facts; recorded in the cache"
+SKIP_EMPTY = "no rows in this window"
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,10 @@ class ArchiveRun:
 
     def __init__(self, jobs: list[Job], options: ArchiveOptions, storage: Storage, cache: Cache | None,
                  emit: Callable[[Event], None], notes: Iterable[str] = (),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 account: Callable[[list[JobResult]], TableAccount] | None = None) -> None:
         self.jobs = jobs
+        self.account = account  # where every row went, from the results: the run's row accounting
         self.options = options
         self.storage = storage
         self.cache = cache
@@ -110,11 +117,11 @@ class ArchiveRun:
             self.emit(Notice(note))
         todo: list[Job] = []
         try:
-            for job, reason in self._decide(self.jobs):
+            for job, reason, rows in self._decide(self.jobs):
                 if reason is None:
                     todo.append(job)
                 else:
-                    self._finish(JobResult(job, Outcome.SKIPPED, reason=reason))
+                    self._finish(JobResult(job, Outcome.SKIPPED, reason=reason, rows=rows))
         except ArchiverError as exc:  # the destination cannot even be listed: nothing can be archived
             decided = {r.job.key for r in self._results}
             for job in self.jobs:
@@ -129,7 +136,8 @@ class ArchiveRun:
     def _finished(self, started: float) -> RunFinished:
         order = {job.key: n for n, job in enumerate(self.jobs)}
         results = sorted(self._results, key=lambda r: order.get(r.job.key, 0))
-        finished = RunFinished(results, self.notes, self.clock() - started, self.cancelled.is_set())
+        accounting = self.account(results) if self.account else None
+        finished = RunFinished(results, self.notes, self.clock() - started, self.cancelled.is_set(), accounting)
         self.emit(finished)
         return finished
 
@@ -138,11 +146,14 @@ class ArchiveRun:
             self._results.append(result)
         self.emit(result)
 
-    def _decide(self, jobs: list[Job]) -> Iterator[tuple[Job, str | None]]:
-        """Skip what is archived already, from one listing per prefix instead of a HEAD per object."""
+    def _decide(self, jobs: list[Job]) -> Iterator[tuple[Job, str | None, int]]:
+        """Skip what is archived already, from one listing per prefix instead of a HEAD per object.
+
+        Yields each job with the reason to skip it (None: archive it) and the rows a skipped object holds.
+        """
         if self.options.force or self.options.dry_run:
             for job in jobs:
-                yield job, None
+                yield job, None, 0
             return
         listing = self._listing([job.key for job in jobs])
         self._existing = set(listing)
@@ -150,16 +161,16 @@ class ArchiveRun:
         for job in jobs:
             info = listing.get(job.key)
             if info is None:
-                yield job, None
+                yield job, None, 0
                 continue
             record = self.cache.get(job.key) if self.cache else None
             if record and record.status == "archived" and _matches(info, record.bytes_out, record.etag) \
                     and sidecar_key(job.key) in listing:
-                yield job, "already archived (cache and destination agree)"
+                yield job, SKIP_RECORDED, record.rows
                 continue
             facts = self._read_facts(job.key) if sidecar_key(job.key) in listing else None
             if facts is None or not _matches(info, facts.bytes_out, facts.etag):
-                yield job, None  # an object without its facts is an interrupted write: redo it
+                yield job, None, 0  # an object without its facts is an interrupted write: redo it
                 continue
             if (facts.schema, facts.table) != (job.schema, job.table):
                 self._finish(JobResult(job, Outcome.FAILED, category="configuration", reason=(
@@ -168,7 +179,7 @@ class ArchiveRun:
             if self.cache:
                 self.cache.record_archived(_record_from_facts(facts))
                 rebuilt += 1
-            yield job, "found in the destination with matching facts; recorded in the cache"
+            yield job, SKIP_FOUND, facts.rows
         if rebuilt:  # a lost or reset cache, or a run killed before it recorded: say so, it is no failure
             note = (f"the cache had no record of {rebuilt} object(s) the destination holds; recorded them from "
                     "their sidecar facts")
@@ -263,7 +274,7 @@ class ArchiveRun:
         if not options.dry_run:
             self._claim(cursor, job)
         if job.skip_if_empty and not any(_has_rows(cursor, job, part) for part in job.slices):
-            return JobResult(job, Outcome.SKIPPED, worker, reason="no rows in this window")
+            return JobResult(job, Outcome.SKIPPED, worker, reason=SKIP_EMPTY)
         columns = _common_columns(conn, job)
         counted = {"server_rows": 0, "header_lines": 0}
 
