@@ -114,9 +114,15 @@ class Cache:
             self._db.close()
 
     def get(self, key: str) -> Record | None:
+        """The record of `key`, whichever table it belongs to (compare its schema and table_name)."""
         with self._lock:
             row = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM objects WHERE key = ?", (key,)).fetchone()
         return Record(*row) if row else None
+
+    def record_of(self, key: str, schema: str, table: str) -> Record | None:
+        """The record of `key` when it belongs to schema.table: a record is table + destination + key."""
+        record = self.get(key)
+        return record if record is not None and (record.schema, record.table_name) == (schema, table) else None
 
     def records(self, schema: str | None = None, table: str | None = None) -> list[Record]:
         query = f"SELECT {', '.join(_COLUMNS)} FROM objects"
@@ -147,7 +153,9 @@ class Cache:
             self._db.execute(
                 f"INSERT INTO objects ({', '.join(_COLUMNS)}) VALUES ({placeholders}) "
                 "ON CONFLICT (key) DO UPDATE SET error = excluded.error, error_at = excluded.error_at, "
-                "status = CASE WHEN objects.status = 'archived' THEN 'archived' ELSE 'failed' END",
+                "status = CASE WHEN objects.status = 'archived' THEN 'archived' ELSE 'failed' END "
+                # a failure of another table under the same key (a collision) is not this record's
+                "WHERE objects.schema = excluded.schema AND objects.table_name = excluded.table_name",
                 values)
 
     def record_verified(self, key: str, outcome: str) -> None:

@@ -290,6 +290,9 @@ def prepare_verify(settings: Settings, deep: bool, emit: Callable[[Any], None],
     cache = open_cache(storage.url, settings.cache_dir)
     notes = [cache.warning] if cache.warning else []
     holdings = find_archived(storage, schema, table, settings.path_template, requested, cache)
+    if holdings.other_layouts:
+        notes.append(f"{holdings.other_layouts} object(s) of {schema}.{table} under {holdings.prefix} follow another "
+                     f"--path-template than {settings.path_template!r}: left out (verify them with their template)")
     if keys is not None:
         wanted = set(keys)
         chosen = [o for o in holdings.objects if o.key in wanted]

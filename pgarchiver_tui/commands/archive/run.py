@@ -15,8 +15,9 @@ from psycopg import sql
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.cache import Cache, Record, now_iso
+from pgarchiver_tui.commands.archive.identity import collision
 from pgarchiver_tui.core.accounting import TableAccount
-from pgarchiver_tui.core.errors import ArchiverError, Cancelled, IntegrityError, WriteConflict
+from pgarchiver_tui.core.errors import ArchiverError, Cancelled, ConfigError, IntegrityError, WriteConflict
 from pgarchiver_tui.core.events import (
     Event,
     JobProgress,
@@ -164,6 +165,14 @@ class ArchiveRun:
                 yield job, None, 0
                 continue
             record = self.cache.get(job.key) if self.cache else None
+            if record and collision(job, record.schema, record.table_name, "recorded in the cache"):
+                facts = self._read_facts(job.key) if sidecar_key(job.key) in listing else None
+                owner = (facts.schema, facts.table) if facts else (record.schema, record.table_name)
+                evidence = "its sidecar facts say so" if facts else "recorded in the cache"
+                if clash := collision(job, *owner, evidence):
+                    self._finish(JobResult(job, Outcome.FAILED, category="configuration", reason=clash))
+                    continue
+                record = None  # a stale record of another table: the object's own facts say it is ours
             if record and record.status == "archived" and _matches(info, record.bytes_out, record.etag) \
                     and sidecar_key(job.key) in listing:
                 yield job, SKIP_RECORDED, record.rows
@@ -172,9 +181,8 @@ class ArchiveRun:
             if facts is None or not _matches(info, facts.bytes_out, facts.etag):
                 yield job, None, 0  # an object without its facts is an interrupted write: redo it
                 continue
-            if (facts.schema, facts.table) != (job.schema, job.table):
-                self._finish(JobResult(job, Outcome.FAILED, category="configuration", reason=(
-                    f"{job.key} already holds {facts.schema}.{facts.table}; add {{schema}} to --path-template")))
+            if clash := collision(job, facts.schema, facts.table, "its sidecar facts say so"):
+                self._finish(JobResult(job, Outcome.FAILED, category="configuration", reason=clash))
                 continue
             if self.cache:
                 self.cache.record_archived(_record_from_facts(facts))
@@ -352,10 +360,17 @@ class ArchiveRun:
         for item in self.storage.unfinished(job.key):
             if item.key == job.key:
                 self.storage.abort(item)
-        if job.key in self._existing or self.options.force:
+        if self.options.force:  # overwriting is asked for, but only ever this table's own object
+            facts = self._read_facts(job.key) if self.storage.head(job.key) is not None else None
+            if facts is not None and (clash := collision(job, facts.schema, facts.table, "its sidecar facts say so")):
+                raise ConfigError(clash)
+            return
+        if job.key in self._existing:
             return
         info = self.storage.head(job.key)
         facts = self._read_facts(job.key) if info is not None else None
+        if facts is not None and (clash := collision(job, facts.schema, facts.table, "its sidecar facts say so")):
+            raise ConfigError(clash)  # another table's run wrote it meanwhile: a collision, not a skip
         if info is not None and facts is not None and _matches(info, facts.bytes_out, facts.etag):
             raise WriteConflict(f"{job.key} was archived by another run meanwhile")
 
