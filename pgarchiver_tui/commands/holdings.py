@@ -17,8 +17,9 @@ from pgarchiver_tui.core.errors import ConfigError, StorageError
 from pgarchiver_tui.core.model import Column, Job, ObjectFacts, Slice, facts_from_json
 from pgarchiver_tui.core.periods import Duration, Period, object_key, safe_segment
 from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.core.sidecars import data_key_of, is_current_sidecar
 from pgarchiver_tui.pipeline import codecs, formats
-from pgarchiver_tui.storage import SIDECAR_SUFFIX, ObjectInfo, Storage, Unfinished
+from pgarchiver_tui.storage import ObjectInfo, Storage, Unfinished
 
 _DATE_FIELDS = ("YYYY", "MM", "DD", "HH")
 _LABELS = (  # the inverse of Duration.label
@@ -202,8 +203,10 @@ def find_archived(storage: Storage, schema: str, table: str, template: str, requ
     foreign: set[str] = set()  # other tables' objects sharing the prefix
     unnamed: list[ArchivedObject] = []
     elsewhere: set[str] = set()  # this table's objects of another layout
-    for key, info in listing.items():
-        data_key = key[: -len(SIDECAR_SUFFIX)] if key.endswith(SIDECAR_SUFFIX) else key
+    read_current: set[str] = set()  # data keys whose facts came from their current sidecar name
+    for key, info in sorted(listing.items()):
+        described = data_key_of(key)
+        data_key = described or key
         named = parse_object_name(data_key, table)
         if named is None:
             unnamed.append(ArchivedObject(key, info, None))
@@ -214,7 +217,11 @@ def find_archived(storage: Storage, schema: str, table: str, template: str, requ
         if not in_range(named.period):
             continue
         entry = found.setdefault(data_key, ArchivedObject(data_key, listing.get(data_key), None, named=named))
-        if key.endswith(SIDECAR_SUFFIX):
+        if described is not None:
+            if data_key in read_current:
+                continue  # the facts under their current name win over a leftover under the old one
+            if is_current_sidecar(key):
+                read_current.add(data_key)
             facts, problem = _read_facts(storage, key)
             if facts is not None and (facts.schema, facts.table) != (schema, table):
                 foreign.add(data_key)

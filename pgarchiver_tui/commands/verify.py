@@ -37,6 +37,7 @@ from pgarchiver_tui.core.errors import (
 from pgarchiver_tui.core.events import Notice, RunStarted, Stage
 from pgarchiver_tui.core.model import Column, Job, Slice, Source
 from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.core.sidecars import sidecar_key
 from pgarchiver_tui.core.units import human_bytes
 from pgarchiver_tui.db.connection import connect, first_line
 from pgarchiver_tui.db.discovery import discover
@@ -163,7 +164,8 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
         if obj.sidecar_problem:
             result.problems.append(obj.sidecar_problem)
         elif obj.facts is None:
-            result.problems.append("its metadata sidecar (.meta.json) is missing; checked against the cache only")
+            result.problems.append(f"its metadata sidecar ({sidecar_key(obj.key)}) is missing; checked against the "
+                                   "cache only")
         if obj.info is None:
             result.problems.append("missing from the destination")
             return result

@@ -131,6 +131,9 @@ def check_template(template: str) -> None:
             raise TemplateError(f"path template {template!r} has unknown placeholder {{{field}}}; use {known}")
     if template.startswith("/") or any(part == ".." for part in template.split("/")):
         raise TemplateError(f"path template {template!r} must be relative and must not contain '..'")
+    if "_meta" in template.split("/"):
+        raise TemplateError(f"path template {template!r} uses the folder name _meta, which holds the objects' facts; "
+                            "choose another")
 
 
 def safe_segment(name: str) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-SIDECAR_SUFFIX = ".meta.json"  # the object's facts, written after the object itself is complete
+from pgarchiver_tui.core.sidecars import SIDECAR_SUFFIX  # noqa: F401 - the facts' names live in core.sidecars
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from pgarchiver_tui.core.events import (
     Stage,
 )
 from pgarchiver_tui.core.model import Column, Job, ObjectFacts, Slice, facts_from_json
+from pgarchiver_tui.core.sidecars import legacy_sidecar_key, sidecar_key, sidecar_keys
 from pgarchiver_tui.db.connection import first_line, scalar, translate
 from pgarchiver_tui.db.discovery import columns_of
 from pgarchiver_tui.pipeline import codecs, digest, formats
@@ -37,7 +38,7 @@ from pgarchiver_tui.pipeline.source import copy_out
 from pgarchiver_tui.runner.retry import RetryPolicy
 from pgarchiver_tui.runner.throttle import RateLimiter
 from pgarchiver_tui.runner.workers import ConnectedWorkers
-from pgarchiver_tui.storage import SIDECAR_SUFFIX, ObjectInfo, Storage
+from pgarchiver_tui.storage import ObjectInfo, Storage
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress events of one worker
 # why an object is skipped; the row accounting reads the rows these results carry
@@ -75,10 +76,6 @@ class ArchiveOptions:
     @property
     def effective_level(self) -> int:
         return self.level if self.level is not None else codecs.get_codec(self.compression).default_level
-
-
-def sidecar_key(key: str) -> str:
-    return key + SIDECAR_SUFFIX
 
 
 class ArchiveRun:
@@ -164,9 +161,10 @@ class ArchiveRun:
             if info is None:
                 yield job, None, 0
                 continue
+            has_facts = any(name in listing for name in sidecar_keys(job.key))
             record = self.cache.get(job.key) if self.cache else None
             if record and collision(job, record.schema, record.table_name, "recorded in the cache"):
-                facts = self._read_facts(job.key) if sidecar_key(job.key) in listing else None
+                facts = self._read_facts(job.key) if has_facts else None
                 owner = (facts.schema, facts.table) if facts else (record.schema, record.table_name)
                 evidence = "its sidecar facts say so" if facts else "recorded in the cache"
                 if clash := collision(job, *owner, evidence):
@@ -174,10 +172,10 @@ class ArchiveRun:
                     continue
                 record = None  # a stale record of another table: the object's own facts say it is ours
             if record and record.status == "archived" and _matches(info, record.bytes_out, record.etag) \
-                    and sidecar_key(job.key) in listing:
+                    and has_facts:
                 yield job, SKIP_RECORDED, record.rows
                 continue
-            facts = self._read_facts(job.key) if sidecar_key(job.key) in listing else None
+            facts = self._read_facts(job.key) if has_facts else None
             if facts is None or not _matches(info, facts.bytes_out, facts.etag):
                 yield job, None, 0  # an object without its facts is an interrupted write: redo it
                 continue
@@ -199,15 +197,19 @@ class ArchiveRun:
         if len(prefixes) > 16:  # many folders: one listing of what they share is fewer calls
             common = _common_prefix(keys)
             prefixes = {common.rsplit("/", 1)[0] + "/" if "/" in common else ""}
-        wanted = set(keys) | {sidecar_key(k) for k in keys}
+        wanted = set(keys) | {name for k in keys for name in sidecar_keys(k)}
         return {info.key: info for prefix in prefixes for info in self.storage.list(prefix) if info.key in wanted}
 
     def _read_facts(self, key: str) -> ObjectFacts | None:
-        data = self.storage.get_bytes(sidecar_key(key))
-        try:
-            return facts_from_json(data) if data else None
-        except (ValueError, TypeError):
-            return None
+        """The object's facts, under their name or the name earlier versions gave them."""
+        for name in sidecar_keys(key):
+            data = self.storage.get_bytes(name)
+            if data:
+                try:
+                    return facts_from_json(data)
+                except (ValueError, TypeError):
+                    return None
+        return None
 
     # -- a worker ------------------------------------------------------------------------------------------
     def _work(self, worker: int, job: Job) -> None:
@@ -334,6 +336,8 @@ class ArchiveRun:
         )
         try:
             self.storage.put_bytes(sidecar_key(job.key), json.dumps(asdict(facts), indent=1).encode())
+            if job.key in self._existing or options.force:  # facts under the old name would describe the old object
+                self.storage.delete(legacy_sidecar_key(job.key))
         except BaseException:
             # an object without its facts would look like an interrupted write forever: take it back
             with contextlib.suppress(Exception):
