@@ -149,10 +149,11 @@ class HeadlessReporter:
 
 
 def summary_fields(finished: RunFinished) -> dict[str, Any]:
-    fields = {"archived": finished.count(Outcome.ARCHIVED), "skipped": finished.count(Outcome.SKIPPED),
-              "failed": finished.count(Outcome.FAILED), "cancelled": finished.count(Outcome.CANCELLED),
-              "dry_run": finished.count(Outcome.DRY_RUN), "rows": finished.rows, "bytes_in": finished.bytes_in,
-              "bytes_out": finished.bytes_out, "seconds": round(finished.seconds, 3)}
+    fields: dict[str, Any] = {"archived": finished.count(Outcome.ARCHIVED), "skipped": finished.count(Outcome.SKIPPED),
+                              "failed": finished.count(Outcome.FAILED),
+                              "cancelled": finished.count(Outcome.CANCELLED), "dry_run": finished.count(Outcome.DRY_RUN),
+                              "rows": finished.rows, "bytes_in": finished.bytes_in, "bytes_out": finished.bytes_out,
+                              "seconds": round(finished.seconds, 3)}
     if finished.accounting:
         fields |= {"rows_in_range": finished.accounting.rows_in_range,
                    "rows_not_archived": finished.accounting.not_archived}

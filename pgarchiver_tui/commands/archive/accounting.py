@@ -111,7 +111,9 @@ def _unread_rows(conn: psycopg.Connection, source: Source, windows: list[Period 
     found = []
     relation = sql.Identifier(source.schema, source.name)
     if still_open:
-        where = _any_window(date_column, still_open) if None not in still_open else sql.SQL("true")
+        dated = [window for window in still_open if window is not None]
+        where: sql.Composable = _any_window(date_column, dated) \
+            if date_column is not None and len(dated) == len(still_open) else sql.SQL("true")  # else: read whole
         rows = _count(conn, relation, where)
         found.append(Shortfall(STILL_OPEN, source.qualified, rows, (
             f"{source.qualified}: {rows_text(rows)} in a period still open NOT archived; a run after it ends "
@@ -141,6 +143,7 @@ def _outside(conn: psycopg.Connection, source: Source, widened: Period, found: D
              dating: str | None) -> list[Shortfall]:
     """Rows of a source without date bounds that no object reads (there is no --date-column)."""
     relation = sql.Identifier(source.schema, source.name)
+    where: sql.Composable
     if dating is not None:
         column = sql.Identifier(dating)
         where = sql.SQL("{} IS NULL OR ({})").format(column, _any_window(dating, [widened]))
