@@ -121,17 +121,21 @@ def _unread_rows(conn: psycopg.Connection, source: Source, windows: list[Period 
     if date_column is None or all(window is None for window in windows + still_open):
         return found  # read whole: every row goes into the object
     column = sql.Identifier(date_column)
-    native_key = source.kind is SourceKind.NATIVE and date_column == key  # a range key is never NULL
-    if not native_key:
-        rows = _count(conn, relation, sql.SQL("{} IS NULL").format(column))
-        found.append(Shortfall(NULL_DATE, source.qualified, rows, (
-            f"{source.qualified}: {rows_text(rows)} with NULL in {date_column} NOT archived: no period holds "
-            "them; give them a date to archive them")))
+    wanted: dict[str, sql.Composable] = {}
+    if not (source.kind is SourceKind.NATIVE and date_column == key):  # a range key is never NULL
+        wanted[NULL_DATE] = sql.SQL("{} IS NULL").format(column)
     if source.bounds is not None and not (source.checked and date_column == key):
         taken = _any_window(date_column, [w for w in windows + still_open if w is not None])
         inside = _any_window(date_column, [source.bounds])
-        rows = _count(conn, relation, sql.SQL("{} IS NOT NULL AND NOT ({}) AND NOT ({})").format(
-            column, taken, inside))
+        wanted[OUTSIDE_BOUNDS] = sql.SQL("{} IS NOT NULL AND NOT ({}) AND NOT ({})").format(column, taken, inside)
+    counts = _counts(conn, relation, wanted)
+    if NULL_DATE in counts:
+        rows = counts[NULL_DATE]
+        found.append(Shortfall(NULL_DATE, source.qualified, rows, (
+            f"{source.qualified}: {rows_text(rows)} with NULL in {date_column} NOT archived: no period holds "
+            "them; give them a date to archive them")))
+    if OUTSIDE_BOUNDS in counts:
+        rows = counts[OUTSIDE_BOUNDS]
         found.append(Shortfall(OUTSIDE_BOUNDS, source.qualified, rows, (
             f"{source.qualified}: {rows_text(rows)} with {date_column} outside the partition's own bounds "
             f"{source.bounds} and every period read from it NOT archived; move them into the partition of their "
@@ -177,3 +181,13 @@ def _any_window(column: str, windows: list[Period]) -> sql.Composable:
 
 def _count(conn: psycopg.Connection, relation: sql.Composable, where: sql.Composable) -> int:
     return int(scalar(conn, sql.SQL("SELECT count(*) FROM ONLY {} WHERE {}").format(relation, where)))
+
+
+def _counts(conn: psycopg.Connection, relation: sql.Composable,
+            wanted: dict[str, sql.Composable]) -> dict[str, int]:
+    """Several counts of one relation: one alone may use an index on the date column, several share one scan."""
+    if len(wanted) <= 1:
+        return {name: _count(conn, relation, where) for name, where in wanted.items()}
+    filters = sql.SQL(", ").join(sql.SQL("count(*) FILTER (WHERE {})").format(where) for where in wanted.values())
+    row = conn.execute(sql.SQL("SELECT {} FROM ONLY {}").format(filters, relation)).fetchone()
+    return dict(zip(wanted, (int(n) for n in row or ()), strict=True))
