@@ -2,6 +2,10 @@
 
 SQLite in WAL mode gives atomic writes and lets a TUI read while a headless run writes. Archive records
 never expire; only cached row counts do.
+
+A cache another process is using is waited for (a busy timeout), never taken for a broken one: only a file
+SQLite cannot read as a database is set aside (the destination's sidecar facts rebuild it). A cache that cannot
+be written fails loudly, as a CacheError: the destination stays the truth the next run re-reads.
 """
 
 from __future__ import annotations
@@ -11,13 +15,18 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 import platformdirs
 
+from pgarchiver_tui.core.errors import CacheError
+
 SCHEMA_VERSION = 1
+BUSY_TIMEOUT_SECONDS = 60.0  # how long a cache another run holds is waited for before the run gives up
+OPEN_ATTEMPT_SECONDS = 1.0  # SQLite's own wait per attempt to open; attempts repeat until the busy timeout
 ROW_COUNT_TTL_SECONDS = 24 * 3600
 LEFTOVER_DAYS = 7  # how long verify and health repeat the warning about an upload the store would not abort
 
@@ -110,47 +119,125 @@ def cache_path(destination_url: str, cache_dir: str | None = None) -> Path:
     return cache_base(cache_dir) / f"{hashlib.sha256(destination_url.encode()).hexdigest()[:16]}.sqlite"
 
 
+def _pause(seconds: float) -> None:
+    """A backoff between attempts to open a busy cache (SQLite offers nothing to wait on)."""
+    time.sleep(seconds)
+
+
+class _Unreadable(sqlite3.DatabaseError):
+    """The file is no SQLite database SQLite can read: the one case where the cache is set aside."""
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in str(exc)
+
+
+def _is_unreadable(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    return isinstance(exc, _Unreadable) or name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+
+
 class Cache:
     def __init__(self, path: Path, destination_url: str) -> None:
         self.path = path
         self.warning: str | None = None
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = self._open(destination_url)
-        except sqlite3.DatabaseError as exc:
-            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-            path.rename(aside)
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"cannot create the cache directory {path.parent}: {exc.strerror or exc}; choose "
+                             "another with --cache-dir") from None
+        try:
+            self._db = self._open_waiting(destination_url)
+        except sqlite3.Error as exc:
+            if not _is_unreadable(exc):
+                raise self._failure(exc, "open") from None
+            self._set_aside(exc)
+            try:
+                self._db = self._open_waiting(destination_url)
+            except sqlite3.Error as again:
+                raise self._failure(again, "create") from None
+
+    def _set_aside(self, exc: sqlite3.Error) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+        try:
+            self.path.rename(aside)
             for suffix in ("-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            self.warning = (f"cache {path} was unreadable ({exc}); moved it to {aside.name} and started a new "
-                            f"one, which this run rebuilds from what the destination holds")
-            self._db = self._open(destination_url)
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        except OSError as error:
+            raise CacheError(f"cache {self.path} is unreadable ({exc}) and cannot be moved aside: "
+                             f"{error.strerror or error}; remove it or choose another --cache-dir") from None
+        self.warning = (f"cache {self.path} was unreadable ({exc}); moved it to {aside.name} and started a new "
+                        f"one, which this run rebuilds from what the destination holds")
+
+    def _failure(self, exc: sqlite3.Error, doing: str) -> CacheError:
+        if _is_busy(exc):
+            return CacheError(f"cache {self.path} stayed locked by another process for {BUSY_TIMEOUT_SECONDS:.0f}s "
+                              f"({exc}); run again once the other run is done")
+        return CacheError(f"cannot {doing} and write the cache {self.path}: {exc}; free space or fix its "
+                          "permissions, or choose another --cache-dir (the destination keeps what is archived)")
+
+    def _open_waiting(self, destination_url: str) -> sqlite3.Connection:
+        """Open, waiting while another process holds the file: some of SQLite's answers while two processes
+        set up one file at once (the switch to WAL) are "busy" without its busy handler ever waiting."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        pause = 0.01
+        while True:
+            try:
+                db = self._open(destination_url)
+            except sqlite3.Error as exc:
+                left = deadline - time.monotonic()
+                if not _is_busy(exc) or left <= 0:
+                    raise
+                _pause(min(pause, left))
+                pause = min(pause * 2, 0.5)
+                continue
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")  # every later statement
+            return db
 
     def _open(self, destination_url: str) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(self.path, timeout=OPEN_ATTEMPT_SECONDS, isolation_level=None,
+                             check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             check = db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
-                raise sqlite3.DatabaseError(check)
+                raise _Unreadable(check)
             db.executescript(_DDL)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('destination', ?)", (destination_url,))
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        except sqlite3.DatabaseError:
+            # a write now, so that a cache that cannot be written stops the run before anything is archived
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('opened_at', ?)", (now_iso(),))
+        except sqlite3.Error:
             db.close()
             raise
         return db
 
+    @contextmanager
+    def _using(self, doing: str = "write") -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; SQLite's failures become one CacheError line."""
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise self._failure(exc, doing) from None
+
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._db.close()  # nothing to lose: every write is committed as it is made
 
     def get(self, key: str) -> Record | None:
-        with self._lock:
-            row = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM objects WHERE key = ?", (key,)).fetchone()
+        """The record of `key`, whichever table it belongs to (compare its schema and table_name)."""
+        with self._using("read") as db:
+            row = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM objects WHERE key = ?", (key,)).fetchone()
         return Record(*row) if row else None
+
+    def record_of(self, key: str, schema: str, table: str) -> Record | None:
+        """The record of `key` when it belongs to schema.table: a record is table + destination + key."""
+        record = self.get(key)
+        return record if record is not None and (record.schema, record.table_name) == (schema, table) else None
 
     def records(self, schema: str | None = None, table: str | None = None) -> list[Record]:
         query = f"SELECT {', '.join(_COLUMNS)} FROM objects"
@@ -158,8 +245,8 @@ class Cache:
         if schema is not None and table is not None:
             query += " WHERE schema = ? AND table_name = ?"
             args = (schema, table)
-        with self._lock:
-            return [Record(*row) for row in self._db.execute(query + " ORDER BY key", args)]
+        with self._using("read") as db:
+            return [Record(*row) for row in db.execute(query + " ORDER BY key", args)]
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.records())
@@ -168,8 +255,8 @@ class Cache:
         record.status, record.error, record.error_at = "archived", "", ""
         values = asdict(record)
         placeholders = ", ".join(f":{name}" for name in _COLUMNS)
-        with self._lock:
-            self._db.execute(f"INSERT OR REPLACE INTO objects ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
+        with self._using() as db:
+            db.execute(f"INSERT OR REPLACE INTO objects ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
                              values)
 
     def record_failure(self, record: Record, error: str) -> None:
@@ -177,26 +264,28 @@ class Cache:
         record.status, record.error, record.error_at = "failed", error, now_iso()
         values = asdict(record)
         placeholders = ", ".join(f":{name}" for name in _COLUMNS)
-        with self._lock:
-            self._db.execute(
+        with self._using() as db:
+            db.execute(
                 f"INSERT INTO objects ({', '.join(_COLUMNS)}) VALUES ({placeholders}) "
                 "ON CONFLICT (key) DO UPDATE SET error = excluded.error, error_at = excluded.error_at, "
-                "status = CASE WHEN objects.status = 'archived' THEN 'archived' ELSE 'failed' END",
+                "status = CASE WHEN objects.status = 'archived' THEN 'archived' ELSE 'failed' END "
+                # a failure of another table under the same key (a collision) is not this record's
+                "WHERE objects.schema = excluded.schema AND objects.table_name = excluded.table_name",
                 values)
 
     def record_verified(self, key: str, outcome: str) -> None:
-        with self._lock:
-            self._db.execute("UPDATE objects SET verified_at = ?, verify_outcome = ? WHERE key = ?",
+        with self._using() as db:
+            db.execute("UPDATE objects SET verified_at = ?, verify_outcome = ? WHERE key = ?",
                              (now_iso(), outcome, key))
 
     def note(self, name: str) -> None:
         """Stamp a named moment in the cache's meta table (a write: proves the cache is writable)."""
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, now_iso()))
+        with self._using() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, now_iso()))
 
     def forget(self, key: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM objects WHERE key = ?", (key,))
+        with self._using() as db:
+            db.execute("DELETE FROM objects WHERE key = ?", (key,))
 
     def record_purged(self, entry: PurgeEntry) -> None:
         placeholders = ", ".join(f":{name}" for name in _PURGE_COLUMNS)
@@ -224,23 +313,22 @@ class Cache:
                                     "ORDER BY noted_at, key", (since,)).fetchall()
 
     def row_count(self, relation: str, max_age: float = ROW_COUNT_TTL_SECONDS) -> int | None:
-        with self._lock:
-            row = self._db.execute("SELECT rows, counted_at FROM row_counts WHERE relation = ?",
-                                   (relation,)).fetchone()
+        with self._using("read") as db:
+            row = db.execute("SELECT rows, counted_at FROM row_counts WHERE relation = ?", (relation,)).fetchone()
         if row is None or time.time() - row[1] > max_age:
             return None
         return int(row[0])
 
     def row_counts(self, prefix: str = "", max_age: float = ROW_COUNT_TTL_SECONDS) -> dict[str, int]:
         """Every unexpired cached row count whose relation name starts with `prefix`, in one query."""
-        with self._lock:
-            rows = self._db.execute("SELECT relation, rows FROM row_counts WHERE substr(relation, 1, ?) = ? "
-                                    "AND counted_at >= ?", (len(prefix), prefix, time.time() - max_age)).fetchall()
+        with self._using("read") as db:
+            rows = db.execute("SELECT relation, rows FROM row_counts WHERE substr(relation, 1, ?) = ? "
+                              "AND counted_at >= ?", (len(prefix), prefix, time.time() - max_age)).fetchall()
         return {relation: int(count) for relation, count in rows}
 
     def remember_row_count(self, relation: str, rows: int) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO row_counts VALUES (?, ?, ?)", (relation, rows, time.time()))
+        with self._using() as db:
+            db.execute("INSERT OR REPLACE INTO row_counts VALUES (?, ?, ?)", (relation, rows, time.time()))
 
 
 def open_cache(destination_url: str, cache_dir: str | None = None) -> Cache:

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from pgarchiver_tui.cli import main
+from pgarchiver_tui.core.sidecars import SIDECAR_DIR, SIDECAR_SUFFIX, data_key_of
 from pgarchiver_tui.pipeline import codecs
 
 
@@ -91,7 +92,12 @@ def read_object(path: Path) -> bytes:
 def archived_files(root: Path) -> dict[str, Path]:
     """Every archived object under `root` (sidecars left out), by key."""
     return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.name.endswith(".meta.json")}
+            if p.is_file() and data_key_of(p.relative_to(root).as_posix()) is None}
+
+
+def sidecar_path(path: Path) -> Path:
+    """Where the facts of the archived file at `path` are."""
+    return path.parent / SIDECAR_DIR / (path.name + SIDECAR_SUFFIX)
 
 
 def jsonl_rows(root: Path) -> list[dict[str, Any]]:
@@ -100,4 +106,4 @@ def jsonl_rows(root: Path) -> list[dict[str, Any]]:
 
 
 def sidecar(path: Path) -> dict[str, Any]:
-    return json.loads(path.with_name(path.name + ".meta.json").read_text())
+    return json.loads(sidecar_path(path).read_text())

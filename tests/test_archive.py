@@ -18,6 +18,7 @@ from pgarchiver_tui.commands.archive.prepare import prepare
 from pgarchiver_tui.commands.demo_data import seed_events
 from pgarchiver_tui.core.events import Event, JobResult, JobStarted
 from pgarchiver_tui.core.settings import Settings, load_settings
+from pgarchiver_tui.core.sidecars import sidecar_key
 from pgarchiver_tui.db.throwaway import dsn_with_dbname
 from pgarchiver_tui.pipeline.digest import multipart_etag
 from pgarchiver_tui.storage import s3 as s3_storage
@@ -75,10 +76,10 @@ def test_archive_into_s3(seeded_events: str, s3_bucket, capsys: pytest.CaptureFi
     assert summary["bytes_in"] > summary["bytes_out"] > 0
     keys = [f"archives/events/2024/01/events-{day}.jsonl.zst" for day in DAYS]
     stored = bucket_objects(s3_bucket)
-    assert sorted(stored) == sorted(keys + [k + ".meta.json" for k in keys])
+    assert sorted(stored) == sorted(keys + [sidecar_key(k) for k in keys])
     for key in keys:
         body = s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=key)["Body"].read()
-        facts = json.loads(s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=key + ".meta.json")["Body"].read())
+        facts = json.loads(s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=sidecar_key(key))["Body"].read())
         assert facts["etag"] == stored[key]["ETag"].strip('"') == hashlib.md5(body).hexdigest()
         assert facts["sha256"] == hashlib.sha256(body).hexdigest() and facts["bytes_out"] == len(body)
         assert (facts["rows"], facts["schema"], facts["table"], facts["format"], facts["compression"]) == (
@@ -221,7 +222,7 @@ def test_an_object_larger_than_one_part_is_a_checked_multipart_upload(pg_dsn: st
     assert run.code == 0, run.err
     key = "public/big/2024/01/big-2024-01-01.jsonl"
     head = s3_bucket.client.head_object(Bucket=s3_bucket.name, Key=key)
-    facts = json.loads(s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=key + ".meta.json")["Body"].read())
+    facts = json.loads(s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=sidecar_key(key))["Body"].read())
     assert head["ContentLength"] > 5 * s3_storage.MiB
     assert facts["part_sizes"][0] == 5 * s3_storage.MiB and sum(facts["part_sizes"]) == head["ContentLength"]
     assert len(facts["part_sizes"]) == 2 and head["ETag"].strip('"').endswith("-2")

@@ -18,6 +18,7 @@ from pgarchiver_tui.commands.archive.prepare import prepare
 from pgarchiver_tui.core.errors import EXIT_INTERRUPTED
 from pgarchiver_tui.core.events import Event, JobProgress, JobResult, Outcome, RunFinished
 from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.core.sidecars import sidecar_key
 from pgarchiver_tui.render.report import exit_code
 from pgarchiver_tui.storage import s3 as s3_storage
 from tests.archive_support import execute
@@ -89,7 +90,7 @@ def test_cancel_mid_stream_leaves_no_trace(big_db: str, s3_bucket, tmp_path: Pat
     assert sum(r.reason == "not started: run cancelled" for r in results) >= 1  # 3 jobs, 2 workers
     for result in results:
         assert prepared.storage.head(result.job.key) is None
-        assert prepared.storage.head(result.job.key + ".meta.json") is None
+        assert prepared.storage.head(sidecar_key(result.job.key)) is None
     if where != "s3":
         assert not [p for p in root.rglob("*") if p.is_file()], "no temp file, no partial object"
     else:

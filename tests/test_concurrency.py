@@ -25,6 +25,7 @@ from faults.harness import (
 from faults.proxy import HOLD, Rule
 
 from pgarchiver_tui.core.events import Event, JobProgress, Stage
+from pgarchiver_tui.core.sidecars import sidecar_key
 
 DAYS = 5
 KEYS = [f"public/events/2024/01/events-2024-01-0{n}.jsonl.zst" for n in range(1, DAYS + 1)]
@@ -60,7 +61,7 @@ def test_two_processes_on_one_bucket_complete_each_object_once(seeded_events, s3
     assert len(conflicts) >= 2, [o["reason"] for run in runs for o in run.objects()]
     for key in KEYS:
         assert fault_proxy.count("PutObject", key, ok=True) == 1, key
-        assert fault_proxy.count("PutObject", key + ".meta.json", ok=True) == 1, key
+        assert fault_proxy.count("PutObject", sidecar_key(key), ok=True) == 1, key
     verified = verify_destination(direct_s3(s3_bucket.endpoint, s3_bucket.name), seeded_events,
                                   cache_url=s3_url(fault_proxy.url, s3_bucket.name))
     assert sorted(verified) == KEYS
@@ -120,4 +121,4 @@ def test_an_object_written_meanwhile_is_never_overwritten(multipart, pg_dsn, s3_
     assert fault_proxy.count(final, key, ok=False) == 1  # refused with 412 by If-None-Match
     assert b"".join(store.read(key)) == b"another run's object\n"
     assert store.unfinished("") == []
-    assert store.get_bytes(key + ".meta.json") is None
+    assert store.get_bytes(sidecar_key(key)) is None

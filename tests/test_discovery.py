@@ -166,6 +166,8 @@ def test_legacy_names_are_matched_literally(pg_dsn: str, with_parent: bool) -> N
     }
     if with_parent:
         expected["events"] = (SourceKind.DEFAULT, None)  # the parent's own rows
+        # children whose names say no date are still the parent's: named, never left out
+        expected.update({name: (SourceKind.UNRECOGNISED, None) for name in DECOYS if name.startswith("events_")})
     assert found.layout == "legacy"
     assert bounds(found) == expected
     assert [c.name for c in found.columns] == ["id", "at", "msg"]
@@ -182,13 +184,19 @@ def test_legacy_tables_are_archived_and_the_parents_rows_reported(
         (["public.events_20240101", "public.events_2024_01_03", "public.events_p20240102"], 3),
         (["public.events_2024_02"], 1)]
     assert sorted(r["msg"] for r in jsonl_rows(tmp_path / "a")) == sorted(LEGACY)  # no decoy, no parent row
-    assert any("public.events (default) holds rows" in n for n in run.report["notices"]) == with_parent
+    assert any(n.startswith("public.events (the parent table itself): 1 row (all its rows") and "NOT archived" in n
+               for n in run.report["notices"]) == with_parent
+    accounting = run.report["accounting"]
+    assert accounting["archived"] == 4
+    assert accounting["not_archived"] == (6 if with_parent else 0)  # the parent's row, the inheriting decoys'
+    assert accounting["rows_in_range"] == accounting["archived"] + accounting["not_archived"]
 
     if with_parent:
         dated = run_cli(capsys, *archive_args(pg_dsn, "events", "2024-01-01", "2024-02-29", date_column="at",
                                               output_duration="monthly", local_dir=tmp_path / "b"))
         assert dated.code == 0, dated.err
-        assert sorted(r["msg"] for r in jsonl_rows(tmp_path / "b")) == sorted([*LEGACY, "parent"])
+        inheriting = [name for name in DECOYS if name.startswith("events_")]
+        assert sorted(r["msg"] for r in jsonl_rows(tmp_path / "b")) == sorted([*LEGACY, *inheriting, "parent"])
 
 
 # -- schemas and names that need quoting -------------------------------------------------------------------------

@@ -141,6 +141,7 @@ def test_metrics_file_is_written_atomically_with_the_run_in_it(seeded_events, tm
     assert sample(samples, "pgarchiver_objects", outcome="archived") == 5
     assert sample(samples, "pgarchiver_objects", outcome="failed") == 0
     assert sample(samples, "pgarchiver_rows_archived") == summary["rows"] == 1500
+    assert sample(samples, "pgarchiver_rows_not_archived") == run.report["accounting"]["not_archived"] == 0
     assert sample(samples, "pgarchiver_bytes_read") == summary["bytes_in"]
     assert sample(samples, "pgarchiver_bytes_stored") == summary["bytes_out"]
     assert sample(samples, "pgarchiver_run_duration_seconds") == pytest.approx(summary["seconds"], abs=0.01)

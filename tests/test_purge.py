@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pgarchiver_tui.core.sidecars import sidecar_key
 from tests.archive_support import execute, query
 from tests.purge_support import (
     archive,
@@ -166,7 +167,7 @@ def test_each_reason_to_refuse_is_found_and_refused_periods_stay_while_the_other
     data[len(data) // 2] ^= 0x01
     store.storage.put_bytes(keys[2], bytes(data))
     # 4: the sidecar removed (the cache still knows the object)
-    store.storage.delete(keys[3] + ".meta.json")
+    store.storage.delete(sidecar_key(keys[3]))
     # 5: sound; 6: never archived
 
     run = purge(capsys, pg_dsn, "events", "2024-01-01", "2024-01-06", store)
@@ -455,7 +456,7 @@ def test_an_object_nothing_describes_is_refused_and_its_partition_stays(
 
     store = local_store(tmp_path)
     archive(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)
-    store.storage.delete(KEYS[0] + ".meta.json")
+    store.storage.delete(sidecar_key(KEYS[0]))
     store.args = flags(local_dir=tmp_path / "archive", cache_dir=tmp_path / "another-cache")  # no cache knows it
 
     run = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)

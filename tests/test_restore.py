@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pgarchiver_tui.commands.demo_data import EVENT_COLUMNS
+from pgarchiver_tui.core.sidecars import sidecar_key
 from tests.archive_support import Run, archive_args, execute, query, run_cli
 from tests.readback_support import command, differences, flags
 
@@ -132,7 +133,7 @@ def test_an_object_without_its_sidecar_is_restored_by_its_name(seeded_events: st
     where = flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "cache")
     archive(capsys, seeded_events, where)
     keep_and_drop(seeded_events, "20240103")
-    (tmp_path / "a" / (KEYS[2] + ".meta.json")).unlink()
+    (tmp_path / "a" / sidecar_key(KEYS[2])).unlink()
 
     run = restore(capsys, seeded_events, where, "--start-date", "2024-01-03", "--end-date", "2024-01-03")
 

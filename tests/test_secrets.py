@@ -26,6 +26,7 @@ from psycopg import sql
 from pgarchiver_tui.cache import cache_path
 from pgarchiver_tui.cli import main
 from pgarchiver_tui.core.settings import Settings, save_profile
+from pgarchiver_tui.core.sidecars import sidecar_key
 
 DB_PASSWORD = "pw-Zq8xK2vNr7"
 S3_SECRET = "sk-Hf93LmQp0WzYc"
@@ -147,7 +148,7 @@ def test_server_side_encryption_options_reach_every_write(seeded_events, s3_buck
         run = run_in_process(settings, capsys)
         assert run.code == 0, run.log
         key = run.objects("archived")[0]["key"]
-        for stored in (key, key + ".meta.json"):
+        for stored in (key, sidecar_key(key)):
             head = s3_bucket.client.head_object(Bucket=s3_bucket.name, Key=stored)
             assert head["ServerSideEncryption"] == sse, stored
             assert key_id is None or key_id in head["SSEKMSKeyId"], head

@@ -13,9 +13,10 @@ from pgarchiver_tui.cache import open_cache
 from pgarchiver_tui.commands.verify import ObjectCheck, VerifyReport, prepare_verify
 from pgarchiver_tui.core.events import JobProgress, JobStarted, RunStarted
 from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.core.sidecars import sidecar_key
 from pgarchiver_tui.pipeline import digest
 from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
-from tests.archive_support import Run, archive_args, execute, run_cli
+from tests.archive_support import Run, archive_args, execute, run_cli, sidecar_path
 from tests.readback_support import command, flags
 
 PREFIX = "public/events/2024/01/"
@@ -93,7 +94,7 @@ def truncate(path: Path) -> None:
 
 
 def change_row_count(path: Path) -> None:
-    meta = path.with_name(path.name + ".meta.json")
+    meta = sidecar_path(path)
     facts = json.loads(meta.read_text())
     meta.write_text(json.dumps({**facts, "rows": facts["rows"] + 1}))
 
@@ -102,7 +103,7 @@ CORRUPTIONS = {
     "flipped-byte": (flip_a_byte, ["SHA-256 differs from the metadata's", "ETag of the bytes read"]),
     "truncated": (truncate, ["truncated", "size"]),
     "deleted": (Path.unlink, ["missing from the destination"]),
-    "sidecar-deleted": (lambda p: p.with_name(p.name + ".meta.json").unlink(), ["sidecar (.meta.json) is missing"]),
+    "sidecar-deleted": (lambda p: sidecar_path(p).unlink(), ["sidecar (public/events/2024/01/_meta/events-2024-01-"]),
     "row-count-changed": (change_row_count, ["300 rows read, the metadata says 301"]),
 }
 
@@ -133,7 +134,7 @@ def test_without_sidecar_or_cache_an_object_is_an_orphan(seeded_events: str, tmp
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     where = local(tmp_path)
     archive(capsys, seeded_events, where)
-    (tmp_path / "a" / (KEYS[2] + ".meta.json")).unlink()
+    (tmp_path / "a" / sidecar_key(KEYS[2])).unlink()
     (tmp_path / "a" / PREFIX / "notes.txt").write_text("not an archive")
 
     run = verify(capsys, seeded_events, flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "fresh-cache"))

@@ -14,10 +14,11 @@ from datetime import datetime
 from pgarchiver_tui.cache import Cache, Record
 from pgarchiver_tui.core.errors import StorageError
 from pgarchiver_tui.core.model import Column, Job, ObjectFacts, Slice, facts_from_json
-from pgarchiver_tui.core.periods import Duration, Period, safe_segment
+from pgarchiver_tui.core.periods import Duration, Period, object_key, safe_segment
 from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.core.sidecars import PURGE_RECORD_SUFFIX, data_key_of, is_current_sidecar
 from pgarchiver_tui.pipeline import codecs, formats
-from pgarchiver_tui.storage import PURGE_RECORD_SUFFIX, SIDECAR_SUFFIX, ObjectInfo, Storage, Unfinished
+from pgarchiver_tui.storage import ObjectInfo, Storage, Unfinished
 
 _DATE_FIELDS = ("YYYY", "MM", "DD", "HH")
 _LABELS = (  # the inverse of Duration.label
@@ -55,6 +56,18 @@ def parse_object_name(key: str, table: str) -> NameParts | None:
     if format_name is None or compression is None:
         return None
     return NameParts(Period(moment, duration.next(moment)), duration, format_name, compression)
+
+
+def in_layout(key: str, named: NameParts, template: str, schema: str, table: str) -> bool:
+    """Whether `key` is where `template` puts the object its name describes: the layout asked for.
+
+    Another template (or a layout of another duration or format that this template would name otherwise)
+    writes its objects elsewhere; they are not this archive's, however alike their names.
+    """
+    fmt = formats.FORMATS[named.format].extension
+    codec = codecs.CODECS[named.compression].extension
+    extension = f"{fmt}.{codec}" if codec else fmt
+    return object_key(template, schema, table, named.period.start, named.duration, extension) == key
 
 
 def _label_start(label: str) -> tuple[Duration, datetime] | None:
@@ -175,6 +188,7 @@ class Holdings:
     objects: list[ArchivedObject]  # expected by a sidecar or the cache; `info` None when missing
     orphans: list[ArchivedObject] = field(default_factory=list)  # present, expected by nothing
     unfinished: list[Unfinished] = field(default_factory=list)
+    other_layouts: int = 0  # this table's objects under the prefix that another template put there: left out
 
 
 def find_archived(storage: Storage, schema: str, table: str, template: str, requested: Period | None,
@@ -188,26 +202,40 @@ def find_archived(storage: Storage, schema: str, table: str, template: str, requ
     found: dict[str, ArchivedObject] = {}
     foreign: set[str] = set()  # other tables' objects sharing the prefix
     unnamed: list[ArchivedObject] = []
+    elsewhere: set[str] = set()  # this table's objects of another layout
+    read_current: set[str] = set()  # data keys whose facts came from their current sidecar name
     purged: set[str] = set()
-    for key, info in listing.items():
-        if key.endswith(PURGE_RECORD_SUFFIX):  # not an object: what a purge removed on the object's proof
-            purged.add(key[: -len(PURGE_RECORD_SUFFIX)])
+    for key, info in sorted(listing.items()):
+        purged_key = data_key_of(key, PURGE_RECORD_SUFFIX)
+        if purged_key is not None:  # not an object: what a purge removed on the object's proof
+            purged.add(purged_key)
             continue
-        data_key = key[: -len(SIDECAR_SUFFIX)] if key.endswith(SIDECAR_SUFFIX) else key
+        described = data_key_of(key)
+        data_key = described or key
         named = parse_object_name(data_key, table)
         if named is None:
             unnamed.append(ArchivedObject(key, info, None))
             continue
+        if not in_layout(data_key, named, template, schema, table):
+            elsewhere.add(data_key)
+            continue
         if not in_range(named.period):
             continue
         entry = found.setdefault(data_key, ArchivedObject(data_key, listing.get(data_key), None, named=named))
-        if key.endswith(SIDECAR_SUFFIX):
+        if described is not None:
+            if data_key in read_current:
+                continue  # the facts under their current name win over a leftover under the old one
+            if is_current_sidecar(key):
+                read_current.add(data_key)
             facts, problem = _read_facts(storage, key)
             if facts is not None and (facts.schema, facts.table) != (schema, table):
                 foreign.add(data_key)
             entry.facts, entry.sidecar_problem = facts, problem
     if cache is not None:
         for record in cache.records(schema, table):
+            named = parse_object_name(record.key, table)
+            if named is None or not in_layout(record.key, named, template, schema, table):
+                continue  # recorded by a run with another template: not this layout's to expect
             if record.status == "archived" and record.key not in found:
                 entry = ArchivedObject(record.key, listing.get(record.key), None, record,
                                        parse_object_name(record.key, table))
@@ -232,7 +260,7 @@ def find_archived(storage: Storage, schema: str, table: str, template: str, requ
     mark = safe_segment(table) + "-"
     unfinished = [item for item in storage.unfinished(prefix) if own or mark in item.key.rsplit("/", 1)[-1]]
     objects.sort(key=by_period)
-    return Holdings(schema, table, prefix, objects, orphans, unfinished)
+    return Holdings(schema, table, prefix, objects, orphans, unfinished, len(elsewhere))
 
 
 def by_period(obj: ArchivedObject) -> tuple[Period, str]:

@@ -40,6 +40,7 @@ from pgarchiver_tui.core.errors import (
 from pgarchiver_tui.core.events import Notice, RunStarted, Stage
 from pgarchiver_tui.core.model import Column, Job, Slice, Source
 from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.core.sidecars import sidecar_key
 from pgarchiver_tui.core.units import human_bytes
 from pgarchiver_tui.db.connection import connect, first_line
 from pgarchiver_tui.db.discovery import discover
@@ -167,7 +168,8 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
         if obj.sidecar_problem:
             result.problems.append(obj.sidecar_problem)
         elif obj.facts is None:
-            result.problems.append("its metadata sidecar (.meta.json) is missing; checked against the cache only")
+            result.problems.append(f"its metadata sidecar ({sidecar_key(obj.key)}) is missing; checked against the "
+                                   "cache only")
         if obj.info is None:
             result.problems.append("missing from the destination")
             return result
@@ -226,7 +228,7 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
             if source is None:
                 notes.append(f"source {name} no longer exists: not compared with the live table")
                 return None
-            whole = source.bounds is not None and obj.period.contains(source.bounds)
+            whole = source.read_whole(obj.period, self.options.date_column)  # as the archive read it
             if not whole and not self.options.date_column:
                 notes.append(f"give --date-column to compare with the live rows of {name} in this period")
                 return None
@@ -316,6 +318,9 @@ def prepare_verify(settings: Settings, deep: bool, emit: Callable[[Any], None],
     notes += [finding.message for finding in storage.findings.items]  # e.g. unfinished uploads cannot be listed
     notes += [f"noted {noted}: {advice}" for key, _id, noted, advice in cache.leftovers()
               if key.startswith(holdings.prefix)]
+    if holdings.other_layouts:
+        notes.append(f"{holdings.other_layouts} object(s) of {schema}.{table} under {holdings.prefix} follow another "
+                     f"--path-template than {settings.path_template!r}: left out (verify them with their template)")
     if keys is not None:
         wanted = set(keys)
         chosen = [o for o in holdings.objects if o.key in wanted]

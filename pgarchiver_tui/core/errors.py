@@ -40,6 +40,12 @@ class WriteConflict(StorageError):
     """Another run claimed or wrote the same object: not a failure of this run."""
 
 
+class CacheError(ArchiverError):
+    """The local cache cannot be opened or written (it is never taken for a lost one while merely busy)."""
+
+    category = "cache"
+
+
 class IntegrityError(ArchiverError):
     """What was stored is not what was written, or does not decode."""
 

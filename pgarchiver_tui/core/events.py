@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from pgarchiver_tui.core.accounting import TableAccount
 from pgarchiver_tui.core.model import Job
 
 
@@ -85,6 +86,7 @@ class RunFinished:
     notices: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
+    accounting: TableAccount | None = None  # where every row of the range went (a whole plan's run)
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)

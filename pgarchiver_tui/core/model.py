@@ -14,6 +14,7 @@ class SourceKind(str, Enum):
     LEGACY = "legacy"  # a table named {table}_YYYYMMDD, {table}_pYYYYMMDD, {table}_YYYY_MM, ...
     DEFAULT = "default"  # a DEFAULT partition, or the parent of an inheritance tree holding rows itself
     PLAIN = "plain"  # a table that is not partitioned, cut into windows by a date column
+    UNRECOGNISED = "unrecognised"  # an inheritance child whose bounds neither a constraint nor its name states
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,23 @@ class Source:
     bounds: Period | None  # None: no date bounds known (default partitions, plain tables)
     estimated_rows: int = 0
     size_bytes: int = 0
+    # the server keeps every row within `bounds` (a partition bound, a validated CHECK constraint); False when
+    # only the name states them, so rows outside them may be there
+    checked: bool = True
 
     @property
     def qualified(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    def read_whole(self, period: Period, date_column: str | None) -> bool:
+        """Whether an object of `period` takes every row of this source, rather than its rows dated in `period`.
+
+        Bounds only a name states are not trusted when a date column can tell: the rows are then read by date,
+        so a row outside the name's period never lands in an object whose period does not hold it.
+        """
+        if self.bounds is None or not period.contains(self.bounds):
+            return False
+        return self.checked or date_column is None
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,9 @@ def check_template(template: str) -> None:
     if template.startswith("/") or any(part in ("..", ".") for part in template.split("/")):
         raise TemplateError(f"path template {template!r} must be relative and must not contain '.' or '..' "
                             "segments")
+    if "_meta" in template.split("/"):
+        raise TemplateError(f"path template {template!r} uses the folder name _meta, which holds the objects' facts; "
+                            "choose another")
     if "//" in template.strip("/"):
         raise TemplateError(f"path template {template!r} has an empty segment ('//')")
 

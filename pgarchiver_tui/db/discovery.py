@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import psycopg
 
 from pgarchiver_tui.core.errors import ConfigError, PrivilegeError
 from pgarchiver_tui.core.model import Column, Source, SourceKind
-from pgarchiver_tui.core.periods import Duration, Period
+from pgarchiver_tui.core.periods import Period
+from pgarchiver_tui.db.bounds import (
+    NamedBounds,
+    check_bounds,
+    legacy_bounds,
+    name_bounds,
+    parse_range_bound,
+    spaced_like_siblings,
+)
 from pgarchiver_tui.db.connection import scalar
 
+__all__ = ["Discovery", "check_privileges", "columns_of", "discover", "holds_rows", "is_date_type",
+           "legacy_bounds", "parse_range_bound"]
+
 _DATE_TYPES = ("date", "timestamp without time zone", "timestamp with time zone")
-_RANGE_BOUND = re.compile(r"^FOR VALUES FROM \((.+)\) TO \((.+)\)$", re.S)
-_LITERAL = re.compile(r"^'([^']*)'(?:::[\w ]+)?$")
+_RANGE_KEY = re.compile(r'^RANGE \(("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)\)$')
 
 
 @dataclass
@@ -28,6 +39,7 @@ class Discovery:
     sources: list[Source]
     columns: list[Column]
     notes: list[str] = field(default_factory=list)
+    date_key: str | None = None  # the column the catalog dates rows by: the range key, the CHECK constraints'
 
     @property
     def partitions(self) -> list[Source]:
@@ -35,66 +47,13 @@ class Discovery:
 
     @property
     def unbounded(self) -> list[Source]:
-        """Sources without date bounds: default partitions, parents holding rows, plain tables."""
+        """Sources without date bounds: default partitions, parents holding rows, plain tables, children whose
+        bounds nothing states."""
         return [s for s in self.sources if s.bounds is None]
 
-
-def legacy_bounds(table: str, name: str) -> Period | None:
-    """Bounds of a legacy partition named after `table`, or None when `name` is not one.
-
-    Matched literally (never LIKE, whose `_` is a wildcard): events_archive_p20240101 is not events'.
-    """
-    if not name.startswith(table + "_"):
-        return None
-    suffix = name[len(table) + 1:]
-    try:
-        if m := re.fullmatch(r"p?(\d{4})(\d{2})(\d{2})", suffix):
-            start = datetime(int(m[1]), int(m[2]), int(m[3]))
-            return Period(start, Duration.DAILY.next(start))
-        if m := re.fullmatch(r"p?(\d{4})_(\d{2})_(\d{2})", suffix):
-            start = datetime(int(m[1]), int(m[2]), int(m[3]))
-            return Period(start, Duration.DAILY.next(start))
-        if m := re.fullmatch(r"p?(\d{4})_(\d{2})", suffix):
-            start = datetime(int(m[1]), int(m[2]), 1)
-            return Period(start, Duration.MONTHLY.next(start))
-    except ValueError:  # events_20241399 is no date
-        return None
-    return None
-
-
-def parse_range_bound(bound: str) -> Period | None:
-    """Bounds of `FOR VALUES FROM (...) TO (...)` on a single date/timestamp key; None for anything else."""
-    match = _RANGE_BOUND.match(bound.strip())
-    if not match:
-        return None
-    lower, upper = (_bound_value(match.group(1)), _bound_value(match.group(2)))
-    if lower is None or upper is None:
-        return None
-    return Period(lower, upper)
-
-
-def _bound_value(text: str) -> datetime | None:
-    text = text.strip()
-    if text == "MINVALUE":
-        return datetime.min
-    if text == "MAXVALUE":
-        return datetime.max
-    match = _LITERAL.match(text)
-    if not match:
-        return None  # a multi-column or non-literal key
-    value = match.group(1)
-    if value == "-infinity":
-        return datetime.min
-    if value == "infinity":
-        return datetime.max
-    value = re.sub(r"([+-]\d{2})$", r"\1:00", value)  # '+00' → '+00:00' for fromisoformat
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+    @property
+    def unrecognised(self) -> list[Source]:
+        return [s for s in self.sources if s.kind is SourceKind.UNRECOGNISED]
 
 
 def columns_of(conn: psycopg.Connection, schema: str, name: str) -> list[Column]:
@@ -122,7 +81,7 @@ def discover(conn: psycopg.Connection, schema: str, table: str, date_column: str
     if parent is not None and parent[1] == "p":
         found = _native(conn, schema, table, parent[0])
     else:
-        found = _legacy(conn, schema, table, has_parent=parent is not None)
+        found = _legacy(conn, schema, table, parent[0] if parent is not None else None, date_column)
         if not found.sources:
             if parent is None:
                 raise ConfigError(f"table {schema}.{table} does not exist and no table is named like "
@@ -136,10 +95,17 @@ def discover(conn: psycopg.Connection, schema: str, table: str, date_column: str
         if match is None:
             raise ConfigError(f"--date-column {date_column!r} is not a column of {schema}.{table}; "
                               f"columns: {', '.join(c.name for c in found.columns)}")
-        if re.sub(r"\(\d+\)", "", match.type) not in _DATE_TYPES:  # timestamp(3) is a timestamp too
+        if not is_date_type(match.type):
             raise ConfigError(f"--date-column {date_column!r} is of type {match.type}; it must be a date or "
                               "timestamp column")
+    if found.date_key is not None and not any(c.name == found.date_key and is_date_type(c.type)
+                                              for c in found.columns):
+        found.date_key = None  # a range key of another type (ids, text): it dates nothing
     return found
+
+
+def is_date_type(type_name: str) -> bool:
+    return re.sub(r"\(\d+\)", "", type_name) in _DATE_TYPES  # timestamp(3) is a timestamp too
 
 
 def check_privileges(conn: psycopg.Connection, sources: list[Source]) -> None:
@@ -185,26 +151,133 @@ def _native(conn: psycopg.Connection, schema: str, table: str, oid: int) -> Disc
     notes = []
     if not sources:
         notes.append(f"{schema}.{table} is partitioned but has no partitions")
-    return Discovery(schema, table, "native", sources, [], notes)
+    key = _RANGE_KEY.match(scalar(conn, "SELECT pg_get_partkeydef(%s)", (oid,)) or "")
+    date_key = _unquote(key.group(1)) if key else None
+    return Discovery(schema, table, "native", sources, [], notes, date_key)
 
 
-def _legacy(conn: psycopg.Connection, schema: str, table: str, has_parent: bool) -> Discovery:
-    rows = conn.execute(
-        """SELECT c.relname, greatest(c.reltuples, 0)::bigint, pg_total_relation_size(c.oid)
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-              AND left(c.relname, %s) = %s
-            ORDER BY c.relname""",
-        (schema, len(table) + 1, table + "_"),
-    ).fetchall()
-    sources = []
-    for name, reltuples, size in rows:
-        bounds = legacy_bounds(table, name)
-        if bounds is not None:
-            sources.append(Source(schema, name, SourceKind.LEGACY, bounds, int(reltuples), int(size)))
-    if sources and has_parent:
+@dataclass
+class _Child:
+    oid: int
+    schema: str
+    name: str
+    estimated_rows: int
+    size_bytes: int
+    inherits: bool  # a descendant of the parent (not only named like one of its children)
+    named: NamedBounds | None = None
+    checks: list[tuple[str, dict[str, Period], bool]] = field(default_factory=list)  # name, bounds, validated
+
+
+def _legacy(conn: psycopg.Connection, schema: str, table: str, parent: int | None,
+            date_column: str | None) -> Discovery:
+    """Inheritance children and tables named `{table}_<date>`: bounds from CHECK constraints, else names.
+
+    Every descendant of the parent is accounted for: a child whose bounds nothing states is an UNRECOGNISED
+    source (read by date with --date-column, reported otherwise), never silently left out.
+    """
+    children = _children(conn, schema, table, parent)
+    for child in children.values():
+        child.named = name_bounds(table, child.name)
+    _read_checks(conn, children)
+    key = _date_key(children.values(), date_column)
+    sources: list[Source] = []
+    notes: list[str] = []
+    disagreeing: list[str] = []
+    minute_named = [c for c in children.values() if c.named and c.named.start_only and c.named.period]
+    step = spaced_like_siblings([c.named.period.start for c in minute_named if c.named and c.named.period])
+    for child in sorted(children.values(), key=lambda c: (c.schema, c.name)):
+        named = child.named.period if child.named else None
+        if named is not None and child.named and child.named.start_only:
+            named = Period(named.start, named.start + step)
+        constraint = next(((n, b[key], ok) for n, b, ok in child.checks if key in b), None) if key else None
+        qualified = f"{child.schema}.{child.name}"
+        if constraint is not None:
+            constraint_name, bounds, validated = constraint
+            if named is not None and named != bounds:
+                disagreeing.append(f"{qualified}: its name says {named} but its CHECK constraint "
+                                   f"{constraint_name} says {bounds}")
+            sources.append(Source(child.schema, child.name, SourceKind.LEGACY, bounds, child.estimated_rows,
+                                  child.size_bytes, checked=validated))
+        elif named is not None:
+            sources.append(Source(child.schema, child.name, SourceKind.LEGACY, named, child.estimated_rows,
+                                  child.size_bytes, checked=False))
+        elif child.named is not None:  # `{table}_default`
+            sources.append(Source(child.schema, child.name, SourceKind.DEFAULT, None, child.estimated_rows,
+                                  child.size_bytes))
+        elif child.inherits:
+            sources.append(Source(child.schema, child.name, SourceKind.UNRECOGNISED, None, child.estimated_rows,
+                                  child.size_bytes))
+    if parent is not None and sources:
         sources.append(_plain_source(conn, schema, table, SourceKind.DEFAULT))
-    return Discovery(schema, table, "legacy", sources, [])
+    if len(disagreeing) == 1:
+        notes.append(f"{disagreeing[0]}; the constraint's bounds are used")
+    elif disagreeing:  # pg_partman 5 names every child by its start: one line, not one per child
+        notes.append(f"{len(disagreeing)} children's names disagree with their CHECK constraints, e.g. "
+                     f"{disagreeing[0]}; the constraints' bounds are used")
+    unknown = [s.qualified for s in sources if s.kind is SourceKind.UNRECOGNISED]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        notes.append(f"{len(unknown)} child table(s) of {schema}.{table} have no date bounds in a CHECK "
+                     f"constraint or their name: {shown}; their rows are archived by date with --date-column, "
+                     "and reported otherwise")
+    return Discovery(schema, table, "legacy", sources, [], notes, key)
+
+
+def _children(conn: psycopg.Connection, schema: str, table: str, parent: int | None) -> dict[int, _Child]:
+    """Every inheritance descendant of the parent, in any schema, and the tables of `schema` named like its
+    children whether they inherit or not."""
+    rows = conn.execute(
+        """WITH RECURSIVE tree(oid) AS (
+               SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = %(parent)s
+               UNION
+               SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid)
+           SELECT c.oid, n.nspname, c.relname, greatest(c.reltuples, 0)::bigint, pg_total_relation_size(c.oid),
+                  c.oid IN (SELECT oid FROM tree)
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition
+              AND (c.oid IN (SELECT oid FROM tree)
+                   OR (n.nspname = %(schema)s AND left(c.relname, %(length)s) = %(prefix)s))
+            ORDER BY n.nspname, c.relname""",
+        {"parent": parent or 0, "schema": schema, "length": len(table) + 1, "prefix": table + "_"},
+    ).fetchall()
+    children = {}
+    for oid, nsp, name, reltuples, size, inherits in rows:
+        if oid == parent:
+            continue
+        children[oid] = _Child(oid, nsp, name, int(reltuples), int(size), bool(inherits))
+    # a table that does not inherit is one of ours only when its name gives a period
+    return {oid: c for oid, c in children.items() if c.inherits or legacy_bounds(table, c.name) is not None}
+
+
+def _read_checks(conn: psycopg.Connection, children: dict[int, _Child]) -> None:
+    if not children:
+        return
+    rows = conn.execute(
+        """SELECT conrelid, conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint
+            WHERE contype = 'c' AND conrelid = ANY(%s) ORDER BY conrelid, conname""",
+        (list(children),),
+    ).fetchall()
+    for relid, name, definition, validated in rows:
+        bounds = check_bounds(definition)
+        if bounds:
+            children[relid].checks.append((name, bounds, bool(validated)))
+
+
+def _date_key(children: Iterable[_Child], date_column: str | None) -> str | None:
+    """The column the children's CHECK constraints date them by: the one most of them bound."""
+    votes: Counter[str] = Counter()
+    for child in children:
+        for column in {column for _name, bounds, _ok in child.checks for column in bounds}:
+            votes[column] += 1
+    if not votes:
+        return None
+    if date_column in votes:
+        return date_column
+    return sorted(votes.items(), key=lambda item: (-item[1], item[0]))[0][0]
+
+
+def _unquote(identifier: str) -> str:
+    return identifier[1:-1].replace('""', '"') if identifier.startswith('"') else identifier
 
 
 def _plain_source(conn: psycopg.Connection, schema: str, table: str, kind: SourceKind) -> Source:

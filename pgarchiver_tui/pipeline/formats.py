@@ -16,6 +16,7 @@ from datetime import datetime
 from psycopg import sql
 
 from pgarchiver_tui.core.choices import check_format
+from pgarchiver_tui.core.errors import ConfigError
 from pgarchiver_tui.core.model import Column, Slice
 
 # row_to_json never emits these bytes raw, so CSV with them as quote and delimiter passes JSON through
@@ -105,13 +106,17 @@ class _Parquet(Format):
         pyarrow's streaming CSV reader would pull the chunks on one of its own threads, running the COPY (and
         its cancellation) off the worker's thread; parsing in-memory buffers keeps the whole chain on it. An
         empty source still gives a valid file with the schema and no rows.
+
+        Each chunk is one pyarrow block: by default pyarrow cuts a buffer larger than its block (1 MiB) at a
+        newline, which inside a quoted value breaks the row (only a large partition of real text ever shows it),
+        and refuses a row larger than a block outright. Values may hold newlines, so pyarrow is told that too.
         """
         import pyarrow as pa
         import pyarrow.csv as pa_csv
         import pyarrow.parquet as pq
 
         schema = arrow_schema(columns)
-        read_options = pa_csv.ReadOptions(column_names=schema.names, use_threads=False)
+        parse_options = pa_csv.ParseOptions(newlines_in_values=True)
         convert_options = pa_csv.ConvertOptions(
             column_types=schema, null_values=[""], quoted_strings_can_be_null=False, strings_can_be_null=True,
             true_values=["t"], false_values=["f"], timestamp_parsers=[pa_csv.ISO8601],
@@ -121,11 +126,30 @@ class _Parquet(Format):
         options = {"compression_level": level} if codec in ("zstd", "gzip") else {}
         with pq.ParquetWriter(out, schema, compression=codec, **options) as writer:
             for chunk in chunks:
-                table = pa_csv.read_csv(pa.py_buffer(chunk), read_options=read_options,
-                                        convert_options=convert_options)
+                read_options = pa_csv.ReadOptions(column_names=schema.names, use_threads=False,
+                                                  block_size=len(chunk) + 1)
+                try:
+                    table = pa_csv.read_csv(pa.py_buffer(chunk), read_options=read_options,
+                                            parse_options=parse_options, convert_options=convert_options)
+                except pa.ArrowInvalid as exc:
+                    raise parquet_refusal(str(exc), columns, schema) from None
                 writer.write_table(table)
                 yield from out.drain()
         yield from out.drain()
+
+
+_CONVERSION = re.compile(r"In CSV column #(\d+): Row #\d+: .*?'(.*)'")
+
+
+def parquet_refusal(error: str, columns: list[Column], schema) -> ConfigError:  # schema: pyarrow.Schema
+    """One line for a value Parquet cannot hold (an infinite or BC date, NaN in a decimal...), naming the fix."""
+    match = _CONVERSION.match(error)
+    if not match or int(match.group(1)) >= len(columns):
+        return ConfigError(f"Parquet cannot hold these rows ({error.splitlines()[0]}); archive this table with "
+                           "--output-format jsonl or csv")
+    column = columns[int(match.group(1))]
+    return ConfigError(f"column {column.name} ({column.type}) holds {match.group(2)!r}, which Parquet cannot hold "
+                       f"as {schema.field(column.name).type}; archive this table with --output-format jsonl or csv")
 
 
 _NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")

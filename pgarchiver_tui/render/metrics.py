@@ -69,6 +69,12 @@ class RunMetrics:
                 f"pgarchiver_last_run_timestamp_seconds{{{table}}} {self.started:.0f}",
             ]
             done = self.finished
+            if done is not None and done.accounting is not None:  # alert on it: these rows cannot be dropped
+                lines += [
+                    "# HELP pgarchiver_rows_not_archived Rows of the last run's range it did not archive (counted).",
+                    "# TYPE pgarchiver_rows_not_archived gauge",
+                    f"pgarchiver_rows_not_archived{{{table}}} {done.accounting.not_archived}",
+                ]
             if done is not None and not done.failures and not done.cancelled:
                 lines += [
                     "# HELP pgarchiver_last_success_timestamp_seconds When a run last finished without failures.",

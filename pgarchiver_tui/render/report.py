@@ -141,23 +141,34 @@ class HeadlessReporter:
     def _summary(self, finished: RunFinished) -> None:
         seconds = max(finished.seconds, 1e-9)
         head = "interrupted" if finished.cancelled else "finished"
-        self.log("info" if not finished.failures else "error", "summary",
+        short = finished.accounting is not None and bool(finished.accounting.warnings)
+        level = "error" if finished.failures else "warning" if short else "info"
+        self.log(level, "summary",
                  f"{head}: {finished.count(Outcome.ARCHIVED)} archived, {finished.count(Outcome.SKIPPED)} skipped, "
                  f"{finished.count(Outcome.FAILED)} failed, {finished.count(Outcome.CANCELLED)} cancelled"
                  + (f", {finished.count(Outcome.DRY_RUN)} dry run" if finished.count(Outcome.DRY_RUN) else "")
                  + f"; {finished.rows:,} rows, {human_bytes(finished.bytes_in)} → {human_bytes(finished.bytes_out)}"
-                 f" in {finished.seconds:.1f}s ({finished.bytes_in / 1e6 / seconds:.1f} MB/s)",
+                 f" in {finished.seconds:.1f}s ({finished.bytes_in / 1e6 / seconds:.1f} MB/s)"
+                 + (f"; {finished.accounting.summary()}" if finished.accounting else ""),
                  **summary_fields(finished))
         for failure in finished.failures:
             self.log("error", "failure", f"  {failure.job.key} [{failure.category}]: {failure.reason}",
                      key=failure.job.key, category=failure.category, reason=failure.reason)
+        for shortfall in finished.accounting.warnings if finished.accounting else []:
+            self.log("warning", "not_archived", shortfall.message, reason=shortfall.reason,
+                     relation=shortfall.relation, rows=shortfall.rows)
 
 
 def summary_fields(finished: RunFinished) -> dict[str, Any]:
-    return {"archived": finished.count(Outcome.ARCHIVED), "skipped": finished.count(Outcome.SKIPPED),
-            "failed": finished.count(Outcome.FAILED), "cancelled": finished.count(Outcome.CANCELLED),
-            "dry_run": finished.count(Outcome.DRY_RUN), "rows": finished.rows, "bytes_in": finished.bytes_in,
-            "bytes_out": finished.bytes_out, "seconds": round(finished.seconds, 3)}
+    fields: dict[str, Any] = {"archived": finished.count(Outcome.ARCHIVED), "skipped": finished.count(Outcome.SKIPPED),
+                              "failed": finished.count(Outcome.FAILED),
+                              "cancelled": finished.count(Outcome.CANCELLED), "dry_run": finished.count(Outcome.DRY_RUN),
+                              "rows": finished.rows, "bytes_in": finished.bytes_in, "bytes_out": finished.bytes_out,
+                              "seconds": round(finished.seconds, 3)}
+    if finished.accounting:
+        fields |= {"rows_in_range": finished.accounting.rows_in_range,
+                   "rows_not_archived": finished.accounting.not_archived}
+    return fields
 
 
 def json_report(finished: RunFinished, extra: dict[str, Any] | None = None) -> str:
@@ -174,5 +185,6 @@ def json_report(finished: RunFinished, extra: dict[str, Any] | None = None) -> s
              "attempts": r.attempts, "retryable": r.retryable}
             for r in finished.results
         ],
+        **({"accounting": finished.accounting.to_json()} if finished.accounting else {}),
         **(extra or {}),
     }, indent=2)

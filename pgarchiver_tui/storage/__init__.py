@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pgarchiver_tui.storage.base import (
-    PURGE_RECORD_SUFFIX,
     SIDECAR_SUFFIX,
     Finding,
     Findings,
@@ -13,5 +12,5 @@ from pgarchiver_tui.storage.base import (
     Unfinished,
 )
 
-__all__ = ["PURGE_RECORD_SUFFIX", "SIDECAR_SUFFIX", "Finding", "Findings", "ObjectInfo", "Storage", "StoredObject",
+__all__ = ["SIDECAR_SUFFIX", "Finding", "Findings", "ObjectInfo", "Storage", "StoredObject",
            "Unfinished"]

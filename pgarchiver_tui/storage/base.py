@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-SIDECAR_SUFFIX = ".meta.json"  # the object's facts, written after the object itself is complete
-PURGE_RECORD_SUFFIX = ".purged.json"  # what purge removed from the database on the object's proof
+from pgarchiver_tui.core.sidecars import SIDECAR_SUFFIX  # noqa: F401 - the facts' names live in core.sidecars
+
 PROBE_DIR = ".pgarchiver-probe/"  # where a store's behaviour is tried out, under the destination's prefix
 
 

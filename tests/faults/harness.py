@@ -25,13 +25,13 @@ from psycopg import sql
 
 from pgarchiver_tui.cache import open_cache
 from pgarchiver_tui.cli import run_headless
-from pgarchiver_tui.commands.archive.run import sidecar_key
 from pgarchiver_tui.core.events import Event
 from pgarchiver_tui.core.model import facts_from_json
 from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.core.sidecars import data_key_of, sidecar_key
 from pgarchiver_tui.pipeline import codecs
 from pgarchiver_tui.render.report import HeadlessReporter
-from pgarchiver_tui.storage import SIDECAR_SUFFIX, Storage
+from pgarchiver_tui.storage import Storage
 from pgarchiver_tui.storage.local import LocalStorage
 from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
 
@@ -195,7 +195,7 @@ def verify_destination(storage: Storage, dsn: str | None, cache_dir: str | Path 
     """
     unfinished = storage.unfinished(prefix)
     assert unfinished_ok or unfinished == [], f"unfinished writes left behind: {unfinished}"
-    keys = sorted(info.key for info in storage.list(prefix) if not info.key.endswith(SIDECAR_SUFFIX))
+    keys = sorted(info.key for info in storage.list(prefix) if data_key_of(info.key) is None)
     verified = {key: verify_object(storage, key, dsn) for key in keys}
     cache = open_cache(cache_url or storage.url, str(cache_dir) if cache_dir else None)
     try:

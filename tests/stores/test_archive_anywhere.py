@@ -20,6 +20,7 @@ from faults.harness import (
 )
 from faults.proxy import HOLD, Rule, running_proxy
 
+from pgarchiver_tui.core.sidecars import sidecar_key
 from pgarchiver_tui.storage.local import TEMP_PREFIX
 from tests.archive_support import command, query
 from tests.stores.conftest import Backend, MiB
@@ -63,7 +64,7 @@ def test_archive_skip_verify_and_restore_exactly(backend: Backend, pg_dsn: str, 
     assert sorted(verified) == KEYS
     if backend.prefix:
         assert data_keys(backend.storage(bare=True), "arch/") == sorted(
-            f"arch/ive/{k}{suffix}" for k in KEYS for suffix in ("", ".meta.json"))
+            f"arch/ive/{key}" for k in KEYS for key in (k, sidecar_key(k)))
     after = scans(pg_dsn)  # the check above counted the rows
 
     again = command(capsys, "archive", *what, "--compression", "none")

@@ -18,6 +18,7 @@ class Plan:
     widened: Period
     notes: list[str] = field(default_factory=list)  # said once at the start of the run
     open_periods: int = 0  # periods left alone because they are still open
+    left_open: list[Job] = field(default_factory=list)  # their would-be jobs: the rows they hold are reported
 
     @property
     def covers_nothing(self) -> bool:
@@ -51,7 +52,9 @@ def make_plan(schema: str, table: str, sources: list[Source], requested: Period,
             continue
         home = duration.floor(source.bounds.start)
         if source.bounds.end <= duration.next(home):
-            slices[Period(home, duration.next(home))].append(Slice(source, None))
+            period = Period(home, duration.next(home))
+            # bounds only a name states are read by date when a date column can tell
+            slices[period].append(Slice(source, None if source.read_whole(period, date_column) else period))
             continue
         if date_column is None:
             raise ConfigError(
@@ -61,23 +64,25 @@ def make_plan(schema: str, table: str, sources: list[Source], requested: Period,
         for period in _periods(overlap, duration, f"{source.qualified} split by --date-column") if overlap else ():
             slices[period].append(Slice(source, period))
     jobs = []
-    open_periods = 0
+    left_open = []
     for period in sorted(slices):
-        if period.end > now and not include_current:
-            open_periods += 1
-            notes.append(f"left alone: {duration.label(period.start)} is still open "
-                         "(give --include-current to archive it anyway)")
-            continue
         parts = tuple(slices[period])
-        jobs.append(Job(
+        job = Job(
             schema=schema, table=table, period=period, duration=duration,
             key=object_key(template, schema, table, period.start, duration, extension), slices=parts,
             date_column=date_column,
             skip_if_empty=all(part.window is not None and part.source.bounds is None for part in parts),
-        ))
+        )
+        if period.end > now and not include_current:
+            left_open.append(job)
+            notes.append(f"left alone: {duration.label(period.start)} is still open "
+                         "(give --include-current to archive it anyway)")
+            continue
+        jobs.append(job)
+    open_periods = len(left_open)
     if not slices:  # say why a run does nothing, rather than finish silently with "0 objects"
         notes.append(f"nothing to archive: no partition of {schema}.{table} overlaps {widened}")
-    return Plan(jobs, requested, widened, notes, open_periods)
+    return Plan(jobs, requested, widened, notes, open_periods, left_open)
 
 
 MAX_PERIODS = 100_000  # objects one source may be cut into in one run

@@ -12,13 +12,14 @@ from datetime import datetime
 import psycopg
 
 from pgarchiver_tui.cache import Cache, open_cache
+from pgarchiver_tui.commands.archive.accounting import Census, take_census
 from pgarchiver_tui.commands.archive.plan import Plan, make_plan
 from pgarchiver_tui.commands.archive.run import ArchiveOptions, ArchiveRun, utc_now
 from pgarchiver_tui.core.errors import ConfigError
 from pgarchiver_tui.core.events import Event
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.db.connection import connect, free_connection_slots, translated_errors
-from pgarchiver_tui.db.discovery import Discovery, check_privileges, discover, holds_rows
+from pgarchiver_tui.db.discovery import Discovery, check_privileges, discover
 from pgarchiver_tui.runner.retry import RetryPolicy
 from pgarchiver_tui.storage import Storage
 from pgarchiver_tui.storage.destination import open_destination
@@ -33,9 +34,12 @@ class Prepared:
     storage: Storage
     cache: Cache | None
     notes: list[str] = field(default_factory=list)
+    census: Census | None = None  # the rows of the range no object reads, counted
 
     def run(self, emit: Callable[[Event], None]) -> ArchiveRun:
-        return ArchiveRun(self.plan.jobs, self.options, self.storage, self.cache, emit, notes=self.notes)
+        """The whole plan's run, which accounts for every row of the range at its end."""
+        return ArchiveRun(self.plan.jobs, self.options, self.storage, self.cache, emit, notes=self.notes,
+                          account=self.census.settle if self.census else None)
 
 
 def archive_options(settings: Settings) -> ArchiveOptions:
@@ -72,8 +76,10 @@ def prepare(settings: Settings, now: datetime | None = None) -> Prepared:
                                       lock_timeout_ms=options.lock_timeout_ms) as conn:
         found = discover(conn, schema, table, settings.date_column)
         if not found.partitions and settings.date_column is None:
-            raise ConfigError(f"{schema}.{table} has no date partitions; give --date-column COLUMN to archive "
-                              "it in date windows")
+            unknown = ", ".join(s.qualified for s in found.unrecognised[:5])
+            children = f" (no CHECK constraint or name dates its children {unknown})" if unknown else ""
+            raise ConfigError(f"{schema}.{table} has no date partitions{children}; give --date-column COLUMN to "
+                              "archive it in date windows")
         plan = make_plan(schema, table, found.sources, requested, settings.duration(), settings.path_template,
                          options.extension, settings.date_column, now or utc_now(), settings.include_current)
         if plan.covers_nothing:
@@ -83,15 +89,13 @@ def prepare(settings: Settings, now: datetime | None = None) -> Prepared:
         options, capped = cap_workers(conn, options)
         used = {part.source for job in plan.jobs for part in job.slices}
         check_privileges(conn, sorted(used, key=lambda s: s.qualified))
-        notes = found.notes + plan.notes + ([capped] if capped else [])
-        if settings.date_column is None:
-            for source in found.unbounded:
-                if holds_rows(conn, source):
-                    notes.append(f"{source.qualified} ({source.kind.value}) holds rows outside any dated partition;"
-                                 " they are NOT archived: give --date-column to archive them by date")
+        census = take_census(conn, found, plan, settings.date_column)
+        # said before the run too: the operator may stop it and add --date-column
+        notes = found.notes + plan.notes + [shortfall.message for shortfall in census.shortfalls] + \
+            ([capped] if capped else [])
     # a dry run writes nothing, not even the directory (validate found it creatable)
     storage = open_destination(settings, check=not (settings.dry_run and settings.local_dir))
     cache = None if settings.dry_run else open_cache(storage.url, settings.cache_dir)
     if cache and cache.warning:
         notes.append(cache.warning)
-    return Prepared(settings, options, found, plan, storage, cache, notes)
+    return Prepared(settings, options, found, plan, storage, cache, notes, census)

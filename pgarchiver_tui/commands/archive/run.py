@@ -15,7 +15,9 @@ from psycopg import sql
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.cache import Cache, Record, now_iso
-from pgarchiver_tui.core.errors import ArchiverError, Cancelled, IntegrityError, WriteConflict
+from pgarchiver_tui.commands.archive.identity import collision
+from pgarchiver_tui.core.accounting import TableAccount
+from pgarchiver_tui.core.errors import ArchiverError, Cancelled, ConfigError, IntegrityError, WriteConflict
 from pgarchiver_tui.core.events import (
     Event,
     JobProgress,
@@ -28,6 +30,7 @@ from pgarchiver_tui.core.events import (
     Stage,
 )
 from pgarchiver_tui.core.model import Column, Job, ObjectFacts, Slice, facts_from_json
+from pgarchiver_tui.core.sidecars import legacy_sidecar_key, sidecar_key, sidecar_keys
 from pgarchiver_tui.db.connection import first_line, scalar, translate
 from pgarchiver_tui.db.discovery import columns_of
 from pgarchiver_tui.pipeline import codecs, digest, formats
@@ -35,9 +38,13 @@ from pgarchiver_tui.pipeline.source import copy_out
 from pgarchiver_tui.runner.retry import RetryPolicy
 from pgarchiver_tui.runner.throttle import RateLimiter
 from pgarchiver_tui.runner.workers import ConnectedWorkers
-from pgarchiver_tui.storage import SIDECAR_SUFFIX, Finding, ObjectInfo, Storage
+from pgarchiver_tui.storage import Finding, ObjectInfo, Storage
 
 PROGRESS_INTERVAL = 0.2  # seconds between progress events of one worker
+# why an object is skipped; the row accounting reads the rows these results carry
+SKIP_RECORDED = "already archived (cache and destination agree)"
+SKIP_FOUND = "found in the destination with matching facts; recorded in the cache"
+SKIP_EMPTY = "no rows in this window"
 
 
 @dataclass(frozen=True)
@@ -71,17 +78,15 @@ class ArchiveOptions:
         return self.level if self.level is not None else codecs.get_codec(self.compression).default_level
 
 
-def sidecar_key(key: str) -> str:
-    return key + SIDECAR_SUFFIX
-
-
 class ArchiveRun:
     """One run over a plan. `run()` blocks; `cancel()` may be called from any thread or a signal handler."""
 
     def __init__(self, jobs: list[Job], options: ArchiveOptions, storage: Storage, cache: Cache | None,
                  emit: Callable[[Event], None], notes: Iterable[str] = (),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 account: Callable[[list[JobResult]], TableAccount] | None = None) -> None:
         self.jobs = jobs
+        self.account = account  # where every row went, from the results: the run's row accounting
         self.options = options
         self.storage = storage
         self.cache = cache
@@ -121,11 +126,11 @@ class ArchiveRun:
     def _archive(self, started: float) -> RunFinished:
         todo: list[Job] = []
         try:
-            for job, reason in self._decide(self.jobs):
+            for job, reason, rows in self._decide(self.jobs):
                 if reason is None:
                     todo.append(job)
                 else:
-                    self._finish(JobResult(job, Outcome.SKIPPED, reason=reason))
+                    self._finish(JobResult(job, Outcome.SKIPPED, reason=reason, rows=rows))
         except ArchiverError as exc:  # the destination cannot even be listed: nothing can be archived
             decided = {r.job.key for r in self._results}
             for job in self.jobs:
@@ -140,7 +145,8 @@ class ArchiveRun:
     def _finished(self, started: float) -> RunFinished:
         order = {job.key: n for n, job in enumerate(self.jobs)}
         results = sorted(self._results, key=lambda r: order.get(r.job.key, 0))
-        finished = RunFinished(results, self.notes, self.clock() - started, self.cancelled.is_set())
+        accounting = self.account(results) if self.account else None
+        finished = RunFinished(results, self.notes, self.clock() - started, self.cancelled.is_set(), accounting)
         self.emit(finished)
         return finished
 
@@ -149,11 +155,14 @@ class ArchiveRun:
             self._results.append(result)
         self.emit(result)
 
-    def _decide(self, jobs: list[Job]) -> Iterator[tuple[Job, str | None]]:
-        """Skip what is archived already, from one listing per prefix instead of a HEAD per object."""
+    def _decide(self, jobs: list[Job]) -> Iterator[tuple[Job, str | None, int]]:
+        """Skip what is archived already, from one listing per prefix instead of a HEAD per object.
+
+        Yields each job with the reason to skip it (None: archive it) and the rows a skipped object holds.
+        """
         if self.options.force or self.options.dry_run:
             for job in jobs:
-                yield job, None
+                yield job, None, 0
             return
         listing = self._listing([job.key for job in jobs])
         self._existing = set(listing)
@@ -161,25 +170,33 @@ class ArchiveRun:
         for job in jobs:
             info = listing.get(job.key)
             if info is None:
-                yield job, None
+                yield job, None, 0
                 continue
+            has_facts = any(name in listing for name in sidecar_keys(job.key))
             record = self.cache.get(job.key) if self.cache else None
+            if record and collision(job, record.schema, record.table_name, "recorded in the cache"):
+                facts = self._read_facts(job.key) if has_facts else None
+                owner = (facts.schema, facts.table) if facts else (record.schema, record.table_name)
+                evidence = "its sidecar facts say so" if facts else "recorded in the cache"
+                if clash := collision(job, *owner, evidence):
+                    self._finish(JobResult(job, Outcome.FAILED, category="configuration", reason=clash))
+                    continue
+                record = None  # a stale record of another table: the object's own facts say it is ours
             if record and record.status == "archived" and _matches(info, record.bytes_out, record.etag) \
-                    and sidecar_key(job.key) in listing:
-                yield job, "already archived (cache and destination agree)"
+                    and has_facts:
+                yield job, SKIP_RECORDED, record.rows
                 continue
-            facts = self._read_facts(job.key) if sidecar_key(job.key) in listing else None
+            facts = self._read_facts(job.key) if has_facts else None
             if facts is None or not _matches(info, facts.bytes_out, facts.etag):
-                yield job, None  # an object without its facts is an interrupted write: redo it
+                yield job, None, 0  # an object without its facts is an interrupted write: redo it
                 continue
-            if (facts.schema, facts.table) != (job.schema, job.table):
-                self._finish(JobResult(job, Outcome.FAILED, category="configuration", reason=(
-                    f"{job.key} already holds {facts.schema}.{facts.table}; add {{schema}} to --path-template")))
+            if clash := collision(job, facts.schema, facts.table, "its sidecar facts say so"):
+                self._finish(JobResult(job, Outcome.FAILED, category="configuration", reason=clash))
                 continue
             if self.cache:
                 self.cache.record_archived(_record_from_facts(facts))
                 rebuilt += 1
-            yield job, "found in the destination with matching facts; recorded in the cache"
+            yield job, SKIP_FOUND, facts.rows
         if rebuilt:  # a lost or reset cache, or a run killed before it recorded: say so, it is no failure
             note = (f"the cache had no record of {rebuilt} object(s) the destination holds; recorded them from "
                     "their sidecar facts")
@@ -191,15 +208,19 @@ class ArchiveRun:
         if len(prefixes) > 16:  # many folders: one listing of what they share is fewer calls
             common = _common_prefix(keys)
             prefixes = {common.rsplit("/", 1)[0] + "/" if "/" in common else ""}
-        wanted = set(keys) | {sidecar_key(k) for k in keys}
+        wanted = set(keys) | {name for k in keys for name in sidecar_keys(k)}
         return {info.key: info for prefix in prefixes for info in self.storage.list(prefix) if info.key in wanted}
 
     def _read_facts(self, key: str) -> ObjectFacts | None:
-        data = self.storage.get_bytes(sidecar_key(key))
-        try:
-            return facts_from_json(data) if data else None
-        except (ValueError, TypeError):
-            return None
+        """The object's facts, under their name or the name earlier versions gave them."""
+        for name in sidecar_keys(key):
+            data = self.storage.get_bytes(name)
+            if data:
+                try:
+                    return facts_from_json(data)
+                except (ValueError, TypeError):
+                    return None
+        return None
 
     # -- a worker ------------------------------------------------------------------------------------------
     def _work(self, worker: int, job: Job) -> None:
@@ -274,7 +295,7 @@ class ArchiveRun:
         if not options.dry_run:
             self._claim(cursor, job)
         if job.skip_if_empty and not any(_has_rows(cursor, job, part) for part in job.slices):
-            return JobResult(job, Outcome.SKIPPED, worker, reason="no rows in this window")
+            return JobResult(job, Outcome.SKIPPED, worker, reason=SKIP_EMPTY)
         columns = _common_columns(conn, job)
         counted = {"server_rows": 0, "header_lines": 0}
 
@@ -326,6 +347,8 @@ class ArchiveRun:
         )
         try:
             self.storage.put_bytes(sidecar_key(job.key), json.dumps(asdict(facts), indent=1).encode())
+            if job.key in self._existing or options.force:  # facts under the old name would describe the old object
+                self.storage.delete(legacy_sidecar_key(job.key))
         except BaseException:
             # an object without its facts would look like an interrupted write forever: take it back
             with contextlib.suppress(Exception):
@@ -352,10 +375,17 @@ class ArchiveRun:
         for item in self.storage.unfinished(job.key):
             if item.key == job.key:
                 self.storage.abort(item)
-        if job.key in self._existing or self.options.force:
+        if self.options.force:  # overwriting is asked for, but only ever this table's own object
+            facts = self._read_facts(job.key) if self.storage.head(job.key) is not None else None
+            if facts is not None and (clash := collision(job, facts.schema, facts.table, "its sidecar facts say so")):
+                raise ConfigError(clash)
+            return
+        if job.key in self._existing:
             return
         info = self.storage.head(job.key)
         facts = self._read_facts(job.key) if info is not None else None
+        if facts is not None and (clash := collision(job, facts.schema, facts.table, "its sidecar facts say so")):
+            raise ConfigError(clash)  # another table's run wrote it meanwhile: a collision, not a skip
         if info is not None and facts is not None and _matches(info, facts.bytes_out, facts.etag):
             raise WriteConflict(f"{job.key} was archived by another run meanwhile")
 

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, field
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.core.errors import StorageError
+from pgarchiver_tui.core.sidecars import PURGE_RECORD_SUFFIX, sidecar_key
 from pgarchiver_tui.core.units import rows_text
-from pgarchiver_tui.storage import PURGE_RECORD_SUFFIX, Storage
+from pgarchiver_tui.storage import Storage
 
 PURGING, PURGED = "purging", "purged"
 
@@ -90,7 +91,7 @@ class PurgeRecord:
 
 
 def record_key(key: str) -> str:
-    return key + PURGE_RECORD_SUFFIX
+    return sidecar_key(key, PURGE_RECORD_SUFFIX)
 
 
 def record_from_json(data: bytes) -> PurgeRecord:

@@ -396,7 +396,8 @@ class PartitionsScreen(Screen[None]):
         if entry is None:
             return
         entry.exact_rows = rows
-        record = self.prepared.cache.get(job.key) if self.prepared and self.prepared.cache else None
+        record = self.prepared.cache.record_of(job.key, job.schema, job.table) \
+            if self.prepared and self.prepared.cache else None
         refresh_status(entry, record)
         self.redraw([entry])
         self.show_detail()
