@@ -10,21 +10,25 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from types import FrameType
-from typing import Any, NoReturn
+from typing import NoReturn, Protocol
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ArchiverError
-from pgarchiver_tui.core.events import Event
+from pgarchiver_tui.core.events import Emit, Event, RunReport
 from pgarchiver_tui.core.settings import Settings, load_settings
 from pgarchiver_tui.render.metrics import RunMetrics, serve, write_textfile
-from pgarchiver_tui.render.report import (
-    HeadlessReporter,
-    exit_code,
-    json_report,
-)
+from pgarchiver_tui.render.report import HeadlessReporter
 
 PROG = "pgarchiver-tui"
 Handler = Callable[[argparse.Namespace], int]
+
+
+class Runnable(Protocol):
+    """A prepared run of any command (runner/run.py's ObjectRun)."""
+
+    def run(self) -> RunReport: ...
+
+    def cancel(self) -> None: ...
 
 
 def add_database_options(parser: argparse.ArgumentParser) -> None:
@@ -147,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
         add(restore)
     restore.add_argument("--target-table", metavar="NAME",
                          help="restore into this table (schema.name) instead of the archived one")
+    restore.add_argument("--append", action="store_true",
+                         help="add the rows even when the target already holds rows of the object's period")
+    restore.add_argument("--allow-unverified", action="store_true",
+                         help="also restore objects without their metadata (orphans), each named in the report")
     restore.set_defaults(handler=run_restore_command)
     return parser
 
@@ -243,21 +251,25 @@ def run_headless(settings: Settings, reporter: HeadlessReporter | None = None) -
         reporter(event)
         metrics(event)
 
-    run = prepared.run(emit)
     try:
-        with _stop_on_signals(run.cancel):
-            finished = run.run()
+        report = _execute(prepared.run(emit), settings)
     finally:
         if server is not None:
             server.shutdown()
+        if prepared.cache:
+            prepared.cache.close()
     if settings.metrics_file:
         write_textfile(settings.metrics_file, metrics.render())
-    if prepared.cache:
-        prepared.cache.close()
+    return report.exit_code
+
+
+def _execute(run: Runnable, settings: Settings) -> RunReport:
+    """Any command's run, headless: stopped cleanly by a signal; the JSON report on stdout when asked."""
+    with _stop_on_signals(run.cancel):
+        report = run.run()
     if settings.json:
-        print(json_report(finished, {"destination": prepared.storage.url,
-                                     "database": settings.database_label()}))
-    return exit_code(finished)
+        print(report.to_json({"database": settings.database_label()}))
+    return report
 
 
 class _stop_on_signals:
@@ -324,33 +336,26 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
 def run_verify_command(args: argparse.Namespace) -> int:
     from pgarchiver_tui.commands.verify import prepare_verify
-    from pgarchiver_tui.render.result_log import VerifyLog
 
-    return _run_reading_back(args, lambda settings, reporter: prepare_verify(
-        settings, bool(args.deep), VerifyLog(reporter)))
+    return _run_reading_back(args, lambda settings, emit: prepare_verify(settings, bool(args.deep), emit))
 
 
 def run_restore_command(args: argparse.Namespace) -> int:
-    from pgarchiver_tui.commands.restore import prepare_restore
-    from pgarchiver_tui.render.result_log import RestoreLog
+    from pgarchiver_tui.commands.restore import RestoreChoices, prepare_restore
 
-    return _run_reading_back(args, lambda settings, reporter: prepare_restore(
-        settings, args.target_table, RestoreLog(reporter)))
+    choices = RestoreChoices(args.target_table, append=bool(args.append),
+                             allow_unverified=bool(args.allow_unverified))
+    return _run_reading_back(args, lambda settings, emit: prepare_restore(settings, choices, emit))
 
 
-def _run_reading_back(args: argparse.Namespace, prepare: Callable[[Settings, HeadlessReporter], Any]) -> int:
+def _run_reading_back(args: argparse.Namespace, prepare: Callable[[Settings, Emit], Runnable]) -> int:
     """verify and restore, headless (with or without --no-ui until the TUI offers them)."""
     try:
         settings = settings_from(args)
-        reporter = HeadlessReporter(log_format=settings.log_format)
-        run = prepare(settings, reporter)
+        run = prepare(settings, HeadlessReporter(log_format=settings.log_format))
     except ArchiverError as exc:
         return fail(str(exc), usage_or_failure(exc), as_json=bool(args.json))
-    with _stop_on_signals(run.cancel):
-        report = run.run()
-    if settings.json:
-        print(report.to_json())
-    return report.exit_code
+    return _execute(run, settings).exit_code
 
 
 if __name__ == "__main__":  # pragma: no cover

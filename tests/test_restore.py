@@ -127,18 +127,26 @@ def test_a_failed_object_leaves_nothing_behind_and_a_rerun_finishes_the_rest(
         assert differences(seeded_events, f"saved_{day}", f"events_{day}", columns=EVENTS) == []
 
 
-def test_an_object_without_its_sidecar_is_restored_by_its_name(seeded_events: str, tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_object_without_its_sidecar_is_restored_by_its_name_only_when_allowed(
+        seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     where = flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "cache")
     archive(capsys, seeded_events, where)
     keep_and_drop(seeded_events, "20240103")
     (tmp_path / "a" / (KEYS[2] + ".meta.json")).unlink()
+    day = ("--start-date", "2024-01-03", "--end-date", "2024-01-03")
 
-    run = restore(capsys, seeded_events, where, "--start-date", "2024-01-03", "--end-date", "2024-01-03")
+    refused = restore(capsys, seeded_events, where, *day)
+    assert refused.code == 0, refused.err
+    assert outcomes(refused) == {KEYS[2]: "skipped"} and "--allow-unverified" in refused.objects()[0]["reason"]
+    assert query(seeded_events, "SELECT count(*) FROM pg_class WHERE relname = 'events_2024_01_03'") == [(0,)]
+
+    run = restore(capsys, seeded_events, where, *day, "--allow-unverified")
 
     assert run.code == 0, run.err
     assert "without metadata" in run.err
-    assert "new partition public.events_2024_01_03" in run.report["objects"][0]["reason"]
+    [restored] = run.objects()
+    assert "new partition public.events_2024_01_03" in restored["reason"]
+    assert any(note.startswith("unverified: no metadata") for note in restored["notes"]), restored
     assert differences(seeded_events, "saved_20240103", "events_2024_01_03", columns=EVENTS) == []
 
 

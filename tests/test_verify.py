@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pgarchiver_tui.cache import open_cache
-from pgarchiver_tui.commands.verify import ObjectCheck, VerifyReport, prepare_verify
-from pgarchiver_tui.core.events import JobProgress, JobStarted, RunStarted
+from pgarchiver_tui.commands.verify import prepare_verify
+from pgarchiver_tui.core.events import JobProgress, JobResult, JobStarted, Outcome, RunReport, RunStarted
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.pipeline import digest
 from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
@@ -52,8 +52,9 @@ def test_a_sound_archive_on_s3_verifies_clean_and_the_cache_remembers(
     run = verify(capsys, seeded_events, where)
 
     assert run.code == 0, run.err
-    assert run.report["summary"] == {"objects": 3, "ok": 3, "problems": 0, "orphans": 0, "unfinished": 0,
-                                     "cancelled": 0, "rows": 900}
+    summary = run.report["summary"]
+    assert {k: summary[k] for k in ("objects", "verified", "failed", "orphans", "unfinished", "cancelled", "rows")} \
+        == {"objects": 3, "verified": 3, "failed": 0, "orphans": 0, "unfinished": 0, "cancelled": 0, "rows": 900}
     assert [(o["key"], o["rows"], o["live_rows"]) for o in run.report["objects"]] == [(k, 300, 300) for k in KEYS]
     cache = open_cache(run.report["destination"], str(tmp_path / "cache"))
     assert {cache.get(k).verify_outcome for k in KEYS} == {"ok"}  # type: ignore[union-attr]
@@ -79,7 +80,7 @@ def test_deep_compares_every_row_with_the_live_table_in_every_format(
     assert deep.code == 1
     changed = by_key(deep)[KEYS[1].replace("jsonl.zst", f"{fmt}.zst" if fmt != "parquet" else "parquet")]
     assert changed["problems"] == ["content differs from the live rows (row fingerprints do not match)"]
-    assert deep.report["summary"]["ok"] == 2
+    assert deep.report["summary"]["verified"] == 2
 
 
 def flip_a_byte(path: Path) -> None:
@@ -141,7 +142,7 @@ def test_without_sidecar_or_cache_an_object_is_an_orphan(seeded_events: str, tmp
     assert run.code == 1
     orphans = sorted(o["key"] for o in run.report["objects"] if o["kind"] == "orphan")
     assert orphans == [KEYS[2], PREFIX + "notes.txt"]
-    assert run.report["summary"]["ok"] == 2
+    assert run.report["summary"]["verified"] == 2
 
 
 def test_an_unfinished_multipart_upload_and_a_stray_object_are_found_on_s3(
@@ -245,7 +246,7 @@ def test_the_function_api_reports_progress_as_archive_events_and_stops_when_canc
 
     assert report.exit_code == 0
     kinds = {type(e) for e in events}
-    assert {RunStarted, JobStarted, JobProgress, ObjectCheck, VerifyReport} <= kinds
+    assert {RunStarted, JobStarted, JobProgress, JobResult, RunReport} <= kinds
     assert {e.job.key for e in events if isinstance(e, JobStarted)} == set(KEYS)
     assert events[-1] is report
 
@@ -253,4 +254,4 @@ def test_the_function_api_reports_progress_as_archive_events_and_stops_when_canc
     cancelled.cancel()
     stopped = cancelled.run()
     assert stopped.exit_code == 130
-    assert [c.cancelled for c in stopped.checks] == [True, True, True]
+    assert [c.outcome for c in stopped.results] == [Outcome.CANCELLED] * 3

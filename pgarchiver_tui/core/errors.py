@@ -39,6 +39,12 @@ class IntegrityError(ArchiverError):
     category = "integrity"
 
 
+class CacheError(ArchiverError):
+    """The local cache cannot be read or written (a full disk, say); the destination stays the truth."""
+
+    category = "cache"
+
+
 class Cancelled(ArchiverError):
     """The run was asked to stop."""
 

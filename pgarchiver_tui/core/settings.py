@@ -215,6 +215,16 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         raise ConfigError(f"{origin}: {value!r} is not a valid value for {name}") from None
 
 
+def with_text_values(settings: Settings, values: Mapping[str, str], labels: Mapping[str, str] | None = None,
+                     ) -> Settings:
+    """`settings` with fields given as typed text (a form's fields): blank means the default, the rest is read as
+    the field's type. Raises ConfigError naming the field by its label."""
+    defaults = Settings()
+    read = {name: getattr(defaults, name) if text == "" else _coerce(name, text, (labels or {}).get(name, name))
+            for name, text in values.items()}
+    return replace(settings, **read)
+
+
 def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir("pgarchiver-tui")) / "config.toml"
 

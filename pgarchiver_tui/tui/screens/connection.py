@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +15,14 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Select, Static, TabbedContent, TabPane
 
 from pgarchiver_tui.commands.preflight import check_database, check_destination
-from pgarchiver_tui.core.errors import ArchiverError
+from pgarchiver_tui.core.errors import ArchiverError, ConfigError
 from pgarchiver_tui.core.periods import Duration, check_template
-from pgarchiver_tui.core.settings import Settings, load_settings, parse_date, save_profile
+from pgarchiver_tui.core.settings import Settings, load_settings, parse_date, save_profile, with_text_values
 from pgarchiver_tui.pipeline import codecs, formats
 from pgarchiver_tui.tui.screens.profile_dialog import LoadProfileScreen, SaveProfileScreen
 from pgarchiver_tui.tui.widgets.form_field import Check, FormField, field_control
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-_INT_FIELDS = {f.name for f in fields(Settings) if "int" in str(f.type)}
 
 
 def _whole_number(minimum: int) -> Check:
@@ -139,17 +138,11 @@ class ConnectionScreen(Screen[None]):
 
     def form_settings(self) -> Settings:
         """The settings the form describes; raises ValueError naming a field that cannot be read."""
-        values: dict[str, Any] = {}
-        for spec in SPECS:
-            text = self.field(spec.name).value
-            if spec.name in _INT_FIELDS:
-                try:
-                    values[spec.name] = int(text) if text else getattr(Settings(), spec.name)
-                except ValueError:
-                    raise ValueError(f"{spec.label}: {text!r} is not a whole number") from None
-            else:
-                values[spec.name] = text or getattr(Settings(), spec.name)
-        return replace(self.settings, **values)
+        try:
+            return with_text_values(self.settings, {spec.name: self.field(spec.name).value for spec in SPECS},
+                                    {spec.name: spec.label for spec in SPECS})
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     def check_level(self, text: str) -> None:
         codec = codecs.get_codec(self.field("compression").value or "zstd")
