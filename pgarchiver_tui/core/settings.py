@@ -21,6 +21,7 @@ from pgarchiver_tui.core.periods import Duration, Period, TemplateError, check_t
 ENV_PREFIX = "PGARCHIVER_"
 SECRET_FIELDS = ("db_password", "s3_secret_key", "s3_access_key")
 MASK = "********"
+MAX_PAUSE_SECONDS = 86_400  # longer is surely a typo (and from about 1e10 s no timer of the platform can wait)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,9 @@ class Settings:
             raise ConfigError(f"--retries {self.retries} must be at least 1 (1: no retry)")
         if self.max_rate < 0 or self.pause < 0:
             raise ConfigError("--max-rate and --pause must not be negative")
+        if self.pause > MAX_PAUSE_SECONDS:
+            raise ConfigError(f"--pause {self.pause:g} is more than a day between two objects; give at most "
+                              f"{MAX_PAUSE_SECONDS} seconds")
         if self.s3_sse not in (None, "AES256", "aws:kms"):
             raise ConfigError(f"unknown --s3-sse {self.s3_sse!r}; use AES256 or aws:kms")
         if self.log_format not in ("text", "json"):

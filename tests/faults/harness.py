@@ -7,6 +7,7 @@ the cache records nothing that is not there.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -14,7 +15,7 @@ import math
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -142,6 +143,31 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 30.0
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def small_tmpfs(mountpoint: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of `size` (e.g. "2m") mounted at `mountpoint`. Needs root (CI runs as root); a failing mount
+    fails the test, it never skips."""
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)], check=True,
+                   capture_output=True)
+    try:
+        yield mountpoint
+    finally:
+        # lazily: a file still open (a failed test's cache) must not hide the failure behind "target is busy"
+        subprocess.run(["umount", "--lazy", str(mountpoint)], check=True)
+
+
+def fill_disk(directory: Path) -> None:
+    """Fill the file system holding `directory` to the last byte, with a file of its own."""
+    with open(directory / "filler", "wb", buffering=0) as filler:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while filler.write(b"\0" * size):
+                    pass
+            except OSError:
+                continue
 
 
 # -- checking ---------------------------------------------------------------------------------------------
