@@ -50,6 +50,17 @@ from pgarchiver_tui.storage import Storage
 
 BOOKKEEPING = "pgarchiver_restored"
 _MAX_IDENT = 63
+
+
+def _still_filled(relation: sql.Composable, filenode: sql.Composable) -> sql.Composed:
+    """A recorded restore still holds: the relation it filled is the target (%(target)s) or one of its
+    partitions, with the same storage (a DROP leaves no such oid, a TRUNCATE gives a new relfilenode)."""
+    return sql.SQL(
+        "EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = {} AND pg_relation_filenode(c.oid) = {} AND (c.oid = "
+        "to_regclass(%(target)s) OR c.oid IN (SELECT relid FROM pg_partition_tree(to_regclass(%(target)s)))))"
+    ).format(relation, filenode)
+
+
 UNVERIFIED = ("no metadata sidecar: nothing proves it belongs to the archive or says its columns and rows (verify "
               "reports it); --allow-unverified restores it")
 
@@ -250,9 +261,10 @@ class RestoreHandler(JobHandler[ArchivedObject]):
         if row is None:
             return None
         sha256, at, relation, filenode = row
-        alive = relation is not None and bool(scalar(cursor, sql.SQL(
-            "SELECT EXISTS (SELECT 1 FROM pg_partition_tree(to_regclass(%s)) t WHERE t.relid = %s::oid "
-            "AND pg_relation_filenode(t.relid) = %s::oid)"), (self._target_name(cursor), relation, filenode)))
+        target = self._target_name(cursor)
+        still = sql.SQL("SELECT {}").format(_still_filled(sql.SQL("%(relation)s::oid"), sql.SQL("%(filenode)s::oid")))
+        alive = relation is not None and bool(scalar(cursor, still, {"relation": relation, "filenode": filenode,
+                                                                     "target": target}))
         return _Prior(sha256, at, alive)
 
     def _target_name(self, cursor: psycopg.Cursor) -> str:
@@ -345,10 +357,9 @@ class RestoreHandler(JobHandler[ArchivedObject]):
         recorded = 0
         if scalar(cursor, "SELECT to_regclass(%s)", (self.bookkeeping.as_string(cursor),)) is not None:
             recorded = scalar(cursor, sql.SQL(
-                "SELECT coalesce(sum(r.rows), 0) FROM {} r WHERE r.target = %s AND r.key <> %s AND EXISTS (SELECT 1 "
-                "FROM pg_partition_tree(to_regclass(%s)) t WHERE t.relid = r.relation "
-                "AND pg_relation_filenode(t.relid) = r.filenode)").format(self.bookkeeping),
-                (options.qualified, key, table.as_string(cursor)))
+                "SELECT coalesce(sum(r.rows), 0) FROM {} r WHERE r.target = %(qualified)s AND r.key <> %(key)s AND {}"
+            ).format(self.bookkeeping, _still_filled(sql.SQL("r.relation"), sql.SQL("r.filenode"))),
+                {"qualified": options.qualified, "key": key, "target": table.as_string(cursor)})
         if present > recorded + own:
             raise ConfigError(f"{options.qualified} holds {present - recorded - own:,} row(s) that no restore put "
                               "there, and nothing names the column that dates the object's rows; restoring could "
