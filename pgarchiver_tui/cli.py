@@ -256,10 +256,11 @@ def run_headless(settings: Settings, reporter: HeadlessReporter | None = None) -
     finally:
         if server is not None:
             server.shutdown()
+            server.server_close()
         if prepared.cache:
             prepared.cache.close()
     if settings.metrics_file:
-        write_textfile(settings.metrics_file, metrics.render())
+        write_textfile(settings.metrics_file, metrics)
     return report.exit_code
 
 

@@ -9,17 +9,12 @@ from pathlib import Path
 import pytest
 
 from pgarchiver_tui.commands.demo_data import EVENT_COLUMNS
-from tests.archive_support import Run, archive_args, execute, query, run_cli
+from tests.archive_support import Run, archive_args, archive_events, execute, query, run_cli
 from tests.readback_support import command, differences, flags
 
 PREFIX = "public/events/2024/01/"
 KEYS = [f"{PREFIX}events-2024-01-0{day}.jsonl.zst" for day in (1, 2, 3)]
 EVENTS = [name for name, _ in EVENT_COLUMNS]
-
-
-def archive(capsys: pytest.CaptureFixture[str], dsn: str, where: list[str]) -> None:
-    run = run_cli(capsys, *archive_args(dsn, "events", "2024-01-01", "2024-01-03"), *where)
-    assert run.code == 0, run.err
 
 
 def restore(capsys: pytest.CaptureFixture[str], dsn: str, where: list[str], *extra: str) -> Run:
@@ -44,7 +39,7 @@ def bounds(dsn: str, partition: str) -> str:
 def test_a_dropped_partition_comes_back_attached_with_its_bounds_once(
         seeded_events: str, s3_bucket, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     where = flags(s3_endpoint=s3_bucket.endpoint, s3_bucket=s3_bucket.name, cache_dir=tmp_path / "cache")
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     keep_and_drop(seeded_events, "20240102")
 
     first = restore(capsys, seeded_events, where, "--start-date", "2024-01-02", "--end-date", "2024-01-02")
@@ -66,7 +61,7 @@ def test_a_dropped_partition_comes_back_attached_with_its_bounds_once(
 def test_rows_still_in_the_table_are_never_doubled(seeded_events: str, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     where = flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "cache")
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
 
     run = restore(capsys, seeded_events, where)
 
@@ -79,7 +74,7 @@ def test_rows_still_in_the_table_are_never_doubled(seeded_events: str, tmp_path:
 def test_dry_run_says_what_it_would_do_and_changes_nothing(seeded_events: str, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     where = flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "cache")
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     keep_and_drop(seeded_events, "20240101")
     tables = "SELECT relname FROM pg_class WHERE relkind IN ('r', 'p') ORDER BY 1"
     before = query(seeded_events, tables)
@@ -103,7 +98,7 @@ def test_dry_run_says_what_it_would_do_and_changes_nothing(seeded_events: str, t
 def test_a_failed_object_leaves_nothing_behind_and_a_rerun_finishes_the_rest(
         seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     where = flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "cache")
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     keep_and_drop(seeded_events, "20240101", "20240102", "20240103")
     damaged = tmp_path / "a" / KEYS[1]
     shutil.copy(damaged, tmp_path / "good-copy")
@@ -131,7 +126,7 @@ def test_a_failed_object_leaves_nothing_behind_and_a_rerun_finishes_the_rest(
 def test_an_object_without_its_sidecar_is_restored_by_its_name_only_when_allowed(
         seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     where = flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "cache")
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     keep_and_drop(seeded_events, "20240103")
     (tmp_path / "a" / (KEYS[2] + ".meta.json")).unlink()
     day = ("--start-date", "2024-01-03", "--end-date", "2024-01-03")
@@ -154,7 +149,7 @@ def test_an_object_without_its_sidecar_is_restored_by_its_name_only_when_allowed
 def test_bad_input_exits_2_and_an_empty_range_exits_1(seeded_events: str, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     where = flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "cache")
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
 
     unreachable = restore(capsys, "postgresql://nobody@127.0.0.1:1/none", where)
     only_start = restore(capsys, seeded_events, where, "--start-date", "2024-01-01")
@@ -170,7 +165,7 @@ def test_bad_input_exits_2_and_an_empty_range_exits_1(seeded_events: str, tmp_pa
 def test_after_the_partition_is_dropped_again_the_object_restores_again(
         seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     where = flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "cache")
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     keep_and_drop(seeded_events, "20240102")
     day = ("--start-date", "2024-01-02", "--end-date", "2024-01-02")
     assert outcomes(restore(capsys, seeded_events, where, *day)) == {KEYS[1]: "restored"}
@@ -188,7 +183,7 @@ def test_after_the_partition_is_dropped_again_the_object_restores_again(
 def test_after_the_target_is_truncated_the_objects_restore_again(
         seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     where = flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "cache")
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     first = restore(capsys, seeded_events, where, "--target-table", "events_back")
     assert first.code == 0 and set(outcomes(first).values()) == {"restored"}, first.err
 
@@ -230,7 +225,7 @@ def test_a_plain_table_that_holds_the_rows_is_refused_without_date_column_unless
 def test_without_a_dating_column_rows_no_restore_put_there_are_refused(
         seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     where = flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "cache")
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     for meta in (tmp_path / "a").rglob("*.meta.json"):  # as an older version wrote them: no date column named
         facts = json.loads(meta.read_text())
         del facts["date_column"]
@@ -251,7 +246,7 @@ def test_without_a_dating_column_rows_no_restore_put_there_are_refused(
 def test_someone_elses_file_named_like_an_object_is_not_loaded_as_ours(
         seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     where = flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "cache")
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     stranger = tmp_path / "a" / PREFIX / "events-2024-01-04.jsonl.zst"  # no sidecar, no cache record
     shutil.copy(tmp_path / "a" / KEYS[0], stranger)
     keep_and_drop(seeded_events, "20240104")

@@ -15,17 +15,11 @@ from pgarchiver_tui.core.events import JobProgress, JobResult, JobStarted, Outco
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.pipeline import digest
 from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
-from tests.archive_support import Run, archive_args, execute, run_cli
+from tests.archive_support import Run, archive_events, execute
 from tests.readback_support import command, flags
 
 PREFIX = "public/events/2024/01/"
 KEYS = [f"{PREFIX}events-2024-01-0{day}.jsonl.zst" for day in (1, 2, 3)]
-
-
-def archive(capsys: pytest.CaptureFixture[str], dsn: str, where: list[str], **options: object) -> Run:
-    run = run_cli(capsys, *archive_args(dsn, "events", "2024-01-01", "2024-01-03", **options), *where)
-    assert run.code == 0, run.err
-    return run
 
 
 def verify(capsys: pytest.CaptureFixture[str], dsn: str, where: list[str], *extra: str) -> Run:
@@ -47,7 +41,7 @@ def s3(bucket, tmp_path: Path) -> list[str]:  # type: ignore[no-untyped-def]
 def test_a_sound_archive_on_s3_verifies_clean_and_the_cache_remembers(
         seeded_events: str, s3_bucket, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     where = s3(s3_bucket, tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
 
     run = verify(capsys, seeded_events, where)
 
@@ -65,7 +59,7 @@ def test_a_sound_archive_on_s3_verifies_clean_and_the_cache_remembers(
 def test_deep_compares_every_row_with_the_live_table_in_every_format(
         seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
     where = local(tmp_path)
-    archive(capsys, seeded_events, where, output_format=fmt)
+    archive_events(capsys, seeded_events, where, output_format=fmt)
     sound = verify(capsys, seeded_events, where, "--deep")
     assert sound.code == 0, sound.err
     assert {n for o in sound.report["objects"] for n in o["notes"]} == {"every row matches the live table's"}
@@ -112,7 +106,7 @@ CORRUPTIONS = {
 def test_each_corruption_is_found_and_named(seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                             corruption: str) -> None:
     where = local(tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     damage, expected = CORRUPTIONS[corruption]
     damage(tmp_path / "a" / KEYS[1])
 
@@ -133,7 +127,7 @@ def test_each_corruption_is_found_and_named(seeded_events: str, tmp_path: Path, 
 def test_without_sidecar_or_cache_an_object_is_an_orphan(seeded_events: str, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     where = local(tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     (tmp_path / "a" / (KEYS[2] + ".meta.json")).unlink()
     (tmp_path / "a" / PREFIX / "notes.txt").write_text("not an archive")
 
@@ -148,7 +142,7 @@ def test_without_sidecar_or_cache_an_object_is_an_orphan(seeded_events: str, tmp
 def test_an_unfinished_multipart_upload_and_a_stray_object_are_found_on_s3(
         seeded_events: str, s3_bucket, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     where = s3(s3_bucket, tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     client = s3_bucket.client
     stray = PREFIX + "events-2024-01-04.jsonl.zst"
     upload = client.create_multipart_upload(Bucket=s3_bucket.name, Key=stray)["UploadId"]
@@ -166,7 +160,7 @@ def test_an_unfinished_multipart_upload_and_a_stray_object_are_found_on_s3(
 def test_an_object_changed_on_s3_disagrees_with_its_sha256_and_etag(
         seeded_events: str, s3_bucket, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     where = s3(s3_bucket, tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     client = s3_bucket.client
     body = bytearray(client.get_object(Bucket=s3_bucket.name, Key=KEYS[0])["Body"].read())
     body[10] ^= 1
@@ -182,7 +176,7 @@ def test_an_object_changed_on_s3_disagrees_with_its_sha256_and_etag(
 def test_rows_added_to_the_live_partition_after_archiving_are_reported(
         seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     where = local(tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     execute(seeded_events, "INSERT INTO events (id, created_at, account_id, kind) "
                            "VALUES (999999, '2024-01-02 12:00+00', 1, 'late')")
 
@@ -196,7 +190,7 @@ def test_rows_added_to_the_live_partition_after_archiving_are_reported(
 def test_once_the_partition_is_gone_the_archive_still_verifies(seeded_events: str, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     where = local(tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     execute(seeded_events, "DROP TABLE events_20240101")
 
     run = verify(capsys, seeded_events, where, "--deep")
@@ -237,7 +231,7 @@ def test_nothing_to_verify_is_a_failure_and_bad_input_exits_2(seeded_events: str
 
 def test_the_function_api_reports_progress_as_archive_events_and_stops_when_cancelled(
         seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    archive(capsys, seeded_events, local(tmp_path))
+    archive_events(capsys, seeded_events, local(tmp_path))
     settings = Settings(dsn=seeded_events, table="events", local_dir=str(tmp_path / "a"),
                         cache_dir=str(tmp_path / "cache"), workers=2)
     events: list[object] = []

@@ -149,6 +149,12 @@ class Settings:
                 import pyarrow  # noqa: F401
             except ImportError:
                 raise ConfigError("parquet needs pyarrow: pip install 'pgarchiver-tui[parquet]'") from None
+        if self.metrics_file or self.metrics_port:
+            try:
+                import prometheus_client  # noqa: F401
+            except ImportError:
+                raise ConfigError("--metrics-file and --metrics-port need prometheus_client: "
+                                  "pip install 'pgarchiver-tui[metrics]'") from None
         if self.workers < 1:
             raise ConfigError(f"--workers {self.workers} must be at least 1")
         if self.retries < 1:

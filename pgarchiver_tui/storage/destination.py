@@ -44,8 +44,9 @@ def check_bucket(storage: S3Storage) -> None:
 
     where = storage.settings.endpoint or "AWS"
     try:
-        # one retry, not the uploads' five with backoff: a mistyped endpoint is said in a second, not twenty
-        make_client(storage.settings, max_attempts=2).head_bucket(Bucket=storage.bucket)
+        # two requests (one retry), not the REQUEST_ATTEMPTS with backoff of the uploads: a mistyped endpoint is
+        # said in seconds
+        make_client(storage.settings, attempts=2).head_bucket(Bucket=storage.bucket)
     except EndpointConnectionError:
         raise ConfigError(f"cannot reach the S3 endpoint {where}; check --s3-endpoint") from None
     except ClientError as exc:

@@ -14,7 +14,6 @@ import json
 import math
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -35,6 +34,7 @@ from pgarchiver_tui.render.report import HeadlessReporter
 from pgarchiver_tui.storage import SIDECAR_SUFFIX, Storage
 from pgarchiver_tui.storage.local import LocalStorage
 from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
+from tests.support.waiting import wait_until  # noqa: F401 - the fault tests' waiting, re-exported
 
 REPO = Path(__file__).resolve().parents[2]
 MiB = 1 << 20
@@ -134,15 +134,6 @@ def finish_process(process: subprocess.Popen[str], timeout: float = 60) -> Run:
 
 def run_process(settings: Settings, timeout: float = 60) -> Run:
     return finish_process(start_process(settings), timeout)
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
-    """Poll a condition that no event announces (a file appearing, a process ending); fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 @contextlib.contextmanager
