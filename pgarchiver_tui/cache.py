@@ -17,6 +17,8 @@ from pathlib import Path
 
 import platformdirs
 
+from pgarchiver_tui.core.errors import CacheError
+
 SCHEMA_VERSION = 1
 ROW_COUNT_TTL_SECONDS = 24 * 3600
 
@@ -65,6 +67,7 @@ class Record:
 
 
 _COLUMNS = [f.name for f in fields(Record)]
+BUSY_TIMEOUT_SECONDS = 30.0
 
 
 def now_iso() -> str:
@@ -84,7 +87,12 @@ class Cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = self._open(destination_url)
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:
+            # busy past the timeout (another run holds it), read-only, a full disk: the file may be sound, and
+            # moving it aside would lose the other run's records. Fail loudly; the destination stays the truth.
+            raise CacheError(f"cache {path} cannot be opened ({exc}); if another run holds it, rerun when it is "
+                             "done") from None
+        except sqlite3.DatabaseError as exc:  # not a database, or a malformed one: only then is it set aside
             aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
             path.rename(aside)
             for suffix in ("-wal", "-shm"):
@@ -94,7 +102,8 @@ class Cache:
             self._db = self._open(destination_url)
 
     def _open(self, destination_url: str) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        # a cache another process is writing is waited for (SQLite's busy timeout), never taken for a broken one
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")

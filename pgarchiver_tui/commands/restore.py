@@ -35,7 +35,7 @@ from pgarchiver_tui.commands.holdings import (
     open_archive,
 )
 from pgarchiver_tui.commands.readback import ReadBack
-from pgarchiver_tui.core.errors import ConfigError, IntegrityError
+from pgarchiver_tui.core.errors import CacheError, ConfigError, IntegrityError
 from pgarchiver_tui.core.events import Emit, JobResult, Outcome, Stage
 from pgarchiver_tui.core.model import Column, Job, split_table_name
 from pgarchiver_tui.core.periods import Period
@@ -405,7 +405,7 @@ def prepare_restore(settings: Settings, choices: RestoreChoices, emit: Emit,
     # the same view of the archive as verify's: the listing, the sidecars and the cache's records
     try:
         cache = open_cache(storage.url, settings.cache_dir)
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.Error, CacheError):  # the cache only adds what it expects; the sidecars suffice
         cache = None
     try:
         holdings = find_archived(storage, schema, table, settings.path_template, requested, cache)
