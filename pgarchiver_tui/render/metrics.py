@@ -55,7 +55,7 @@ class RunMetrics:
             objects = GaugeMetricFamily("pgarchiver_objects", "Objects handled by the last run, by outcome.",
                                         labels=["table", "outcome"])
             for outcome, count in self.objects.items():
-                objects.add_metric([self.table, outcome.summary_key], count)
+                objects.add_metric([self.table, outcome.value], count)
             yield objects
             yield gauge("pgarchiver_rows_archived", "Rows archived by the last run.", self.rows)
             yield gauge("pgarchiver_bytes_read", "Uncompressed bytes archived by the last run.", self.bytes_read)
