@@ -1,4 +1,5 @@
-"""Sessions: tests (the README's test command), lint, typecheck, bench, screenshots, screenshots_viewer."""
+"""Sessions: tests (the README's test command), lowest (the same on the lowest allowed versions), lint,
+typecheck, bench, screenshots, screenshots_viewer."""
 
 import nox
 
@@ -9,6 +10,23 @@ nox.options.reuse_existing_virtualenvs = True
 @nox.session
 def tests(session: nox.Session) -> None:
     session.install("-e", ".[test,parquet]")
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session
+def lowest(session: nox.Session) -> None:
+    """The suite on the lowest versions pyproject.toml allows, so that its floors stay the versions really needed.
+
+    uv resolves each direct dependency to its floor (`--resolution lowest-direct`): the floors are ours to keep
+    true; what those releases need in turn is their own projects' floors.
+    """
+    session.install("uv")
+    pinned = f"{session.virtualenv.location}/lowest.txt"
+    session.run("uv", "pip", "compile", "pyproject.toml", "--extra", "test", "--extra", "parquet", "--extra", "metrics",
+                "--resolution", "lowest-direct", "--python-version", "3.11", "--quiet", "-o", pinned)
+    session.install("-r", pinned)
+    session.install("--no-deps", "-e", ".")
+    session.run("python", "-m", "pip", "freeze")  # what was tested, in the log
     session.run("python", "-m", "pytest", "-q", *session.posargs)
 
 

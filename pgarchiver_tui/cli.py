@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.cache import cache_base
@@ -20,20 +20,23 @@ from pgarchiver_tui.core.errors import (
     ConfigError,
     up_front_exit_code,
 )
-from pgarchiver_tui.core.events import Event
+from pgarchiver_tui.core.events import Emit, Event, RunReport
 from pgarchiver_tui.core.settings import Settings, load_settings
 from pgarchiver_tui.interrupts import Interrupted, StopSignals
 from pgarchiver_tui.render.live_state import LiveState
 from pgarchiver_tui.render.metrics import RunMetrics, serve, write_textfile
-from pgarchiver_tui.render.report import (
-    HeadlessReporter,
-    exit_code,
-    json_report,
-    one_line,
-)
+from pgarchiver_tui.render.report import HeadlessReporter, one_line
 
 PROG = "pgarchiver-tui"
 Handler = Callable[[argparse.Namespace], int]
+
+
+class Runnable(Protocol):
+    """A prepared run of any command (runner/run.py's ObjectRun)."""
+
+    def run(self) -> RunReport: ...
+
+    def cancel(self) -> None: ...
 
 
 def add_database_options(parser: argparse.ArgumentParser) -> None:
@@ -202,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
         add(restore)
     restore.add_argument("--target-table", metavar="NAME", type=option_type("target_table"),
                          help="restore into this table (schema.name) instead of the archived one")
+    restore.add_argument("--append", action="store_true",
+                         help="add the rows even when the target already holds rows of the object's period")
+    restore.add_argument("--allow-unverified", action="store_true",
+                         help="also restore objects without their metadata (orphans), each named in the report")
     restore.set_defaults(handler=run_restore_command)
     viewer = commands.add_parser("viewer", help="serve the caches and the runs in progress to a browser, read-only")
     viewer.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
@@ -355,29 +362,35 @@ def run_headless(settings: Settings, reporter: HeadlessReporter | None = None,
         metrics(event)
         live(event)
 
-    run = prepared.run(emit)
     try:
-        with live, stop.cancelling(run.cancel):
-            finished = run.run()
+        with live:
+            report = _execute(prepared.run(emit), settings, stop)
     finally:
         if server is not None:
             server.shutdown()
+            server.server_close()
         if viewer is not None:
             viewer.stop()
-    code = exit_code(finished)
+        if prepared.cache:
+            prepared.cache.close()
+    code = report.exit_code
     if settings.metrics_file:
         try:
-            write_textfile(settings.metrics_file, metrics.render())
+            write_textfile(settings.metrics_file, metrics)
         except OSError as exc:  # checked up front; the disk filled or the directory went away since
             print(f"{PROG}: error: --metrics-file {settings.metrics_file} could not be written "
                   f"({exc.strerror or exc}); monitoring will not see this run", file=sys.stderr)
             code = code or EXIT_FAILED
-    if prepared.cache:
-        prepared.cache.close()
-    if settings.json:
-        print(json_report(finished, {"destination": prepared.storage.url,
-                                     "database": settings.database_label()}))
     return code
+
+
+def _execute(run: Runnable, settings: Settings, stop: StopSignals) -> RunReport:
+    """Any command's run, headless: stopped cleanly by a signal; the JSON report on stdout when asked."""
+    with stop.cancelling(run.cancel):
+        report = run.run()
+    if settings.json:
+        print(report.to_json({"database": settings.database_label()}))
+    return report
 
 
 def _start_viewer(settings: Settings, port: int) -> Any:
@@ -441,17 +454,16 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
 def run_verify_command(args: argparse.Namespace) -> int:
     from pgarchiver_tui.commands.verify import prepare_verify
-    from pgarchiver_tui.render.result_log import VerifyLog
 
-    return _run_reading_back(args, VerifyLog, lambda settings, emit: prepare_verify(settings, bool(args.deep), emit))
+    return _run_reading_back(args, lambda settings, emit: prepare_verify(settings, bool(args.deep), emit))
 
 
 def run_restore_command(args: argparse.Namespace) -> int:
-    from pgarchiver_tui.commands.restore import prepare_restore
-    from pgarchiver_tui.render.result_log import RestoreLog
+    from pgarchiver_tui.commands.restore import RestoreChoices, prepare_restore
 
-    return _run_reading_back(args, RestoreLog, lambda settings, emit: prepare_restore(settings, args.target_table,
-                                                                                      emit))
+    choices = RestoreChoices(args.target_table, append=bool(args.append),
+                             allow_unverified=bool(args.allow_unverified))
+    return _run_reading_back(args, lambda settings, emit: prepare_restore(settings, choices, emit))
 
 
 def run_purge_command(args: argparse.Namespace) -> int:
@@ -484,20 +496,16 @@ def run_purge_command(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _run_reading_back(args: argparse.Namespace, log: Callable[[HeadlessReporter], Callable[[Any], None]],
-                      prepare: Callable[[Settings, Callable[[Any], None]], Any]) -> int:
+def _run_reading_back(args: argparse.Namespace, prepare: Callable[[Settings, Emit], Runnable]) -> int:
     """verify and restore, headless (with or without --no-ui until the TUI offers them)."""
     try:
         settings = settings_from(args)
         live = LiveState(args.command, settings.cache_dir)
-        run = prepare(settings, live.tee(log(HeadlessReporter(log_format=settings.log_format))))
+        run = prepare(settings, live.tee(HeadlessReporter(log_format=settings.log_format)))
     except ArchiverError as exc:
         return fail(str(exc), up_front_exit_code(exc), as_json=bool(args.json))
-    with live, _stop_signals(args).cancelling(run.cancel):
-        report = run.run()
-    if settings.json:
-        print(report.to_json())
-    return report.exit_code
+    with live:
+        return _execute(run, settings, _stop_signals(args)).exit_code
 
 
 def run_viewer_command(args: argparse.Namespace) -> int:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,13 +72,17 @@ def archive_args(dsn: str, table: str, start: str, end: str, **options: Any) -> 
     return ["--dsn", dsn, "--table", table, "--start-date", start, "--end-date", end, *flags(**options)]
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 15.0) -> None:
-    """Poll a condition no event announces (a server backend exiting); fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+def archived(capsys: pytest.CaptureFixture[str], dsn: str, table: str, start: str, end: str, *where: str,
+             **options: Any) -> Run:
+    """Archive with the command line and insist that it worked: the first step of every read-back test."""
+    run = run_cli(capsys, *archive_args(dsn, table, start, end, **options), *where)
+    assert run.code == 0, run.err
+    return run
+
+
+def archive_events(capsys: pytest.CaptureFixture[str], dsn: str, where: list[str], **options: Any) -> Run:
+    """The seeded `events` table's first three days (2024-01-01 … 03), archived to `where`."""
+    return archived(capsys, dsn, "events", "2024-01-01", "2024-01-03", *where, **options)
 
 
 def read_object(path: Path) -> bytes:

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 import pytest
+from faults.harness import MiB, seed_big
+from faults.proxy import FaultProxy, running_proxy
 
 from pgarchiver_tui.commands.demo_data import seed_events
 from pgarchiver_tui.db.throwaway import (
@@ -22,6 +24,7 @@ from pgarchiver_tui.db.throwaway import (
     drop_database,
     dsn_with_dbname,
 )
+from pgarchiver_tui.storage import s3
 
 # Read once at import time: the autouse isolated_dirs fixture clears PGARCHIVER_* for every test.
 _EXTERNAL_DSN = os.environ.get("PGARCHIVER_TEST_DSN") or None
@@ -181,6 +184,45 @@ def _delete_bucket(client, name: str) -> None:  # type: ignore[no-untyped-def]
         client.delete_bucket(Bucket=name)
     except Exception:
         pass  # moto keeps buckets in memory only; a leftover bucket is harmless
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Faults (the fault suite and the concurrency tests): the fault proxy before moto, large barely compressible days
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fault_proxy(s3_bucket) -> Iterator[FaultProxy]:  # type: ignore[no-untyped-def]
+    """A fault-injecting proxy on loopback in front of the moto server holding `s3_bucket`."""
+    with running_proxy(s3_bucket.endpoint) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Multipart uploads with the smallest parts S3 allows, so objects of 11 MiB have three parts."""
+    monkeypatch.setattr(s3, "FIRST_PART_BYTES", 5 * MiB)
+    return 5 * MiB
+
+
+@pytest.fixture
+def big_days(pg_dsn: str) -> str:
+    """pg_dsn with `big`: 2 daily partitions of about 11 MiB of JSONL each."""
+    seed_big(pg_dsn, days=2, mib_per_day=11)
+    return pg_dsn
+
+
+@pytest.fixture
+def quick_boto_retries(monkeypatch: pytest.MonkeyPatch) -> int:
+    """boto still retries each failed request, without its backoff of up to 16 s a try (a test budget).
+
+    Returns how many requests in a row boto makes before it gives up: a fault must outlast them to reach
+    the engine's own retry of the whole object.
+    """
+    from botocore.retries.standard import ExponentialBackoff
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
+    return s3.REQUEST_ATTEMPTS  # what the client is configured with; the test checks the store saw as many
 
 
 # --------------------------------------------------------------------------------------------------------------

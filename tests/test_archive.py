@@ -32,8 +32,8 @@ from tests.archive_support import (
     read_object,
     run_cli,
     sidecar,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 
 DAYS = [f"2024-01-0{d}" for d in range(1, 6)]
 KEYS = [f"public/events/2024/01/events-{day}.jsonl.zst" for day in DAYS]

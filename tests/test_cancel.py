@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from pgarchiver_tui.commands.archive import run as engine
 from pgarchiver_tui.commands.archive.prepare import prepare
 from pgarchiver_tui.core.errors import EXIT_INTERRUPTED
 from pgarchiver_tui.core.events import Event, JobProgress, JobResult, Outcome, RunFinished
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.core.sidecars import sidecar_key
-from pgarchiver_tui.render.report import exit_code
+from pgarchiver_tui.runner import progress
 from pgarchiver_tui.storage import s3 as s3_storage
 from tests.archive_support import execute
 
@@ -51,7 +50,7 @@ def big_settings(dsn: str, **destination: object) -> Settings:
 @pytest.mark.parametrize("where", ["local", "local-parquet", "s3"])
 def test_cancel_mid_stream_leaves_no_trace(big_db: str, s3_bucket, tmp_path: Path,  # type: ignore[no-untyped-def]
                                            monkeypatch: pytest.MonkeyPatch, where: str) -> None:
-    monkeypatch.setattr(engine, "PROGRESS_INTERVAL", 0.0)  # a progress event for every chunk read
+    monkeypatch.setattr(progress, "PROGRESS_INTERVAL", 0.0)  # a progress event for every chunk read
     monkeypatch.setattr(s3_storage, "FIRST_PART_BYTES", 5 * s3_storage.MiB)
     root = tmp_path / "archive"
     if where.startswith("local"):
@@ -82,7 +81,7 @@ def test_cancel_mid_stream_leaves_no_trace(big_db: str, s3_bucket, tmp_path: Pat
     if prepared.cache:
         prepared.cache.close()
 
-    assert finished.cancelled and exit_code(finished) == EXIT_INTERRUPTED == 130
+    assert finished.cancelled and finished.exit_code == EXIT_INTERRUPTED == 130
     assert isinstance(events[-1], RunFinished)
     assert stopped_in < 5, f"took {stopped_in:.1f}s to stop"
     results = [e for e in events if isinstance(e, JobResult)]

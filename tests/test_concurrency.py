@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from faults.conftest import fault_proxy, small_parts  # noqa: F401 - fixtures
 from faults.harness import (
     archive_settings,
     assert_accounted,
@@ -20,12 +19,12 @@ from faults.harness import (
     seed_big,
     start_process,
     verify_destination,
-    wait_until,
 )
 from faults.proxy import HOLD, Rule
 
 from pgarchiver_tui.core.events import Event, JobProgress, Stage
 from pgarchiver_tui.core.sidecars import sidecar_key
+from tests.support.waiting import wait_until
 
 DAYS = 5
 KEYS = [f"public/events/2024/01/events-2024-01-0{n}.jsonl.zst" for n in range(1, DAYS + 1)]

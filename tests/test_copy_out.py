@@ -26,8 +26,10 @@ def test_streams_the_same_bytes_as_psycopg_with_counts(pg_dsn: str, monkeypatch:
     told: list[tuple[int, int]] = []
     with psycopg.connect(pg_dsn) as conn:
         cursor = conn.cursor()
-        chunks = list(source.copy_out(cursor, statement, threading.Event(), lambda r, b: told.append((r, b))))
-        assert cursor.rowcount == 20_000
+        count = source.CopyCount()
+        chunks = list(source.copy_out(cursor, statement, threading.Event(), lambda r, b: told.append((r, b)),
+                                      count))
+        assert count.rows == 20_000
         assert b"".join(chunks) == psycopg_copy(conn, statement)
         assert conn.execute("SELECT 1").fetchone() == (1,)  # the connection is idle and usable again
     assert sum(rows for rows, _ in told) == 20_000
@@ -38,8 +40,9 @@ def test_streams_the_same_bytes_as_psycopg_with_counts(pg_dsn: str, monkeypatch:
 def test_empty_copy_yields_nothing_and_counts_zero(pg_dsn: str) -> None:
     with psycopg.connect(pg_dsn) as conn:
         cursor = conn.cursor()
-        assert list(source.copy_out(cursor, ROWS.format(0), threading.Event(), lambda r, b: None)) == []
-        assert cursor.rowcount == 0
+        count = source.CopyCount()
+        assert list(source.copy_out(cursor, ROWS.format(0), threading.Event(), lambda r, b: None, count)) == []
+        assert count.rows == 0
 
 
 def test_a_server_error_mid_copy_is_raised_and_the_connection_recovers(pg_dsn: str) -> None:

@@ -14,7 +14,15 @@ import psycopg
 import pytest
 import zstandard
 
-from tests.archive_support import archive_args, archived_files, execute, read_object, run_cli, sidecar
+from tests.archive_support import (
+    archive_args,
+    archived,
+    archived_files,
+    execute,
+    read_object,
+    run_cli,
+    sidecar,
+)
 
 # One partition of every common type; each row stresses something an archiver gets wrong.
 TYPES_DDL = """
@@ -67,9 +75,8 @@ def row_to_json_lines(dsn: str) -> list[str]:
 
 
 def archive(capsys: pytest.CaptureFixture[str], dsn: str, root: Path, **options: object) -> Path:
-    run = run_cli(capsys, *archive_args(dsn, "types", "2024-01-01", "2024-01-31", output_duration="monthly",
-                                        local_dir=root, **options))
-    assert run.code == 0, run.err
+    """January of `types` as one monthly object; its path."""
+    archived(capsys, dsn, "types", "2024-01-01", "2024-01-31", output_duration="monthly", local_dir=root, **options)
     [path] = archived_files(root).values()
     return path
 

@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import psycopg
-from faults.conftest import fault_proxy, quick_boto_retries  # noqa: F401 - fixtures
 from faults.harness import (
     archive_settings,
     direct_s3,

@@ -10,23 +10,17 @@ from pathlib import Path
 import pytest
 
 from pgarchiver_tui.cache import open_cache
-from pgarchiver_tui.commands.verify import ObjectCheck, VerifyReport, prepare_verify
-from pgarchiver_tui.core.events import JobProgress, JobStarted, RunStarted
+from pgarchiver_tui.commands.verify import prepare_verify
+from pgarchiver_tui.core.events import JobProgress, JobResult, JobStarted, Outcome, RunReport, RunStarted
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.core.sidecars import sidecar_key
 from pgarchiver_tui.pipeline import digest
 from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
-from tests.archive_support import Run, archive_args, execute, run_cli, sidecar_path
+from tests.archive_support import Run, archive_events, execute, sidecar_path
 from tests.readback_support import command, flags
 
 PREFIX = "public/events/2024/01/"
 KEYS = [f"{PREFIX}events-2024-01-0{day}.jsonl.zst" for day in (1, 2, 3)]
-
-
-def archive(capsys: pytest.CaptureFixture[str], dsn: str, where: list[str], **options: object) -> Run:
-    run = run_cli(capsys, *archive_args(dsn, "events", "2024-01-01", "2024-01-03", **options), *where)
-    assert run.code == 0, run.err
-    return run
 
 
 def verify(capsys: pytest.CaptureFixture[str], dsn: str, where: list[str], *extra: str) -> Run:
@@ -48,13 +42,14 @@ def s3(bucket, tmp_path: Path) -> list[str]:  # type: ignore[no-untyped-def]
 def test_a_sound_archive_on_s3_verifies_clean_and_the_cache_remembers(
         seeded_events: str, s3_bucket, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     where = s3(s3_bucket, tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
 
     run = verify(capsys, seeded_events, where)
 
     assert run.code == 0, run.err
-    assert run.report["summary"] == {"objects": 3, "ok": 3, "problems": 0, "orphans": 0, "unfinished": 0,
-                                     "cancelled": 0, "rows": 900}
+    summary = run.report["summary"]
+    assert {k: summary[k] for k in ("objects", "verified", "failed", "orphans", "unfinished", "cancelled", "rows")} \
+        == {"objects": 3, "verified": 3, "failed": 0, "orphans": 0, "unfinished": 0, "cancelled": 0, "rows": 900}
     assert [(o["key"], o["rows"], o["live_rows"]) for o in run.report["objects"]] == [(k, 300, 300) for k in KEYS]
     cache = open_cache(run.report["destination"], str(tmp_path / "cache"))
     assert {cache.get(k).verify_outcome for k in KEYS} == {"ok"}  # type: ignore[union-attr]
@@ -65,7 +60,7 @@ def test_a_sound_archive_on_s3_verifies_clean_and_the_cache_remembers(
 def test_deep_compares_every_row_with_the_live_table_in_every_format(
         seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
     where = local(tmp_path)
-    archive(capsys, seeded_events, where, output_format=fmt)
+    archive_events(capsys, seeded_events, where, output_format=fmt)
     sound = verify(capsys, seeded_events, where, "--deep")
     assert sound.code == 0, sound.err
     assert {n for o in sound.report["objects"] for n in o["notes"]} == {"every row matches the live table's"}
@@ -80,7 +75,7 @@ def test_deep_compares_every_row_with_the_live_table_in_every_format(
     assert deep.code == 1
     changed = by_key(deep)[KEYS[1].replace("jsonl.zst", f"{fmt}.zst" if fmt != "parquet" else "parquet")]
     assert changed["problems"] == ["content differs from the live rows (row fingerprints do not match)"]
-    assert deep.report["summary"]["ok"] == 2
+    assert deep.report["summary"]["verified"] == 2
 
 
 def flip_a_byte(path: Path) -> None:
@@ -112,7 +107,7 @@ CORRUPTIONS = {
 def test_each_corruption_is_found_and_named(seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                             corruption: str) -> None:
     where = local(tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     damage, expected = CORRUPTIONS[corruption]
     damage(tmp_path / "a" / KEYS[1])
 
@@ -133,7 +128,7 @@ def test_each_corruption_is_found_and_named(seeded_events: str, tmp_path: Path, 
 def test_without_sidecar_or_cache_an_object_is_an_orphan(seeded_events: str, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     where = local(tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     (tmp_path / "a" / sidecar_key(KEYS[2])).unlink()
     (tmp_path / "a" / PREFIX / "notes.txt").write_text("not an archive")
 
@@ -142,13 +137,13 @@ def test_without_sidecar_or_cache_an_object_is_an_orphan(seeded_events: str, tmp
     assert run.code == 1
     orphans = sorted(o["key"] for o in run.report["objects"] if o["kind"] == "orphan")
     assert orphans == [KEYS[2], PREFIX + "notes.txt"]
-    assert run.report["summary"]["ok"] == 2
+    assert run.report["summary"]["verified"] == 2
 
 
 def test_an_unfinished_multipart_upload_and_a_stray_object_are_found_on_s3(
         seeded_events: str, s3_bucket, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     where = s3(s3_bucket, tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     client = s3_bucket.client
     stray = PREFIX + "events-2024-01-04.jsonl.zst"
     upload = client.create_multipart_upload(Bucket=s3_bucket.name, Key=stray)["UploadId"]
@@ -166,7 +161,7 @@ def test_an_unfinished_multipart_upload_and_a_stray_object_are_found_on_s3(
 def test_an_object_changed_on_s3_disagrees_with_its_sha256_and_etag(
         seeded_events: str, s3_bucket, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     where = s3(s3_bucket, tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     client = s3_bucket.client
     body = bytearray(client.get_object(Bucket=s3_bucket.name, Key=KEYS[0])["Body"].read())
     body[10] ^= 1
@@ -182,7 +177,7 @@ def test_an_object_changed_on_s3_disagrees_with_its_sha256_and_etag(
 def test_rows_added_to_the_live_partition_after_archiving_are_reported(
         seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     where = local(tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     execute(seeded_events, "INSERT INTO events (id, created_at, account_id, kind) "
                            "VALUES (999999, '2024-01-02 12:00+00', 1, 'late')")
 
@@ -196,7 +191,7 @@ def test_rows_added_to_the_live_partition_after_archiving_are_reported(
 def test_once_the_partition_is_gone_the_archive_still_verifies(seeded_events: str, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     where = local(tmp_path)
-    archive(capsys, seeded_events, where)
+    archive_events(capsys, seeded_events, where)
     execute(seeded_events, "DROP TABLE events_20240101")
 
     run = verify(capsys, seeded_events, where, "--deep")
@@ -237,7 +232,7 @@ def test_nothing_to_verify_is_a_failure_and_bad_input_exits_2(seeded_events: str
 
 def test_the_function_api_reports_progress_as_archive_events_and_stops_when_cancelled(
         seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    archive(capsys, seeded_events, local(tmp_path))
+    archive_events(capsys, seeded_events, local(tmp_path))
     settings = Settings(dsn=seeded_events, table="events", local_dir=str(tmp_path / "a"),
                         cache_dir=str(tmp_path / "cache"), workers=2)
     events: list[object] = []
@@ -246,7 +241,7 @@ def test_the_function_api_reports_progress_as_archive_events_and_stops_when_canc
 
     assert report.exit_code == 0
     kinds = {type(e) for e in events}
-    assert {RunStarted, JobStarted, JobProgress, ObjectCheck, VerifyReport} <= kinds
+    assert {RunStarted, JobStarted, JobProgress, JobResult, RunReport} <= kinds
     assert {e.job.key for e in events if isinstance(e, JobStarted)} == set(KEYS)
     assert events[-1] is report
 
@@ -254,4 +249,4 @@ def test_the_function_api_reports_progress_as_archive_events_and_stops_when_canc
     cancelled.cancel()
     stopped = cancelled.run()
     assert stopped.exit_code == 130
-    assert [c.cancelled for c in stopped.checks] == [True, True, True]
+    assert [c.outcome for c in stopped.results] == [Outcome.CANCELLED] * 3

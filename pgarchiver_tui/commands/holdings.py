@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -261,6 +262,17 @@ def find_archived(storage: Storage, schema: str, table: str, template: str, requ
     unfinished = [item for item in storage.unfinished(prefix) if own or mark in item.key.rsplit("/", 1)[-1]]
     objects.sort(key=by_period)
     return Holdings(schema, table, prefix, objects, orphans, unfinished, len(elsewhere))
+
+
+def readable(records: Iterable[Record]) -> list[Record]:
+    """The cache records whose objects can be read back (verified, restored): those archived, not failed."""
+    return [r for r in records if r.status == "archived"]
+
+
+def object_claim(destination_url: str, key: str) -> str:
+    """The advisory-lock name of one object of a destination: the bucket or directory and the key, not the
+    endpoint's spelling, so that every route to one object (and every command) claims the same thing."""
+    return f"pgarchiver-tui:{destination_url.split('?')[0]}:{key}"
 
 
 def by_period(obj: ArchivedObject) -> tuple[Period, str]:

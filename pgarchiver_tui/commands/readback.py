@@ -6,48 +6,14 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from pgarchiver_tui.commands.holdings import ArchivedObject
 from pgarchiver_tui.core.errors import Cancelled, IntegrityError
-from pgarchiver_tui.core.events import Event, JobProgress, JobStarted, Stage
-from pgarchiver_tui.core.model import Column, Job
+from pgarchiver_tui.core.model import Column
 from pgarchiver_tui.pipeline import codecs, decode, digest
+from pgarchiver_tui.runner.progress import Meter
 from pgarchiver_tui.storage import Storage
-
-PROGRESS_INTERVAL = 0.2  # seconds between progress events of one worker
-
-
-class Meter:
-    """Throttled JobProgress events for one worker's object, like an archive run's."""
-
-    def __init__(self, emit: Callable[[Event], None], worker: int, job: Job,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.emit, self.worker, self.job, self.clock = emit, worker, job, clock
-        self.started = clock()
-        self.current = Stage.CONNECTING
-        self._last = 0.0
-        self.rows = self.bytes_in = self.bytes_out = 0
-        emit(JobStarted(worker, job))
-
-    def stage(self, stage: Stage) -> None:
-        self.current = stage
-        self._emit()
-
-    def update(self, rows: int, bytes_in: int, bytes_out: int) -> None:
-        self.rows, self.bytes_in, self.bytes_out = rows, bytes_in, bytes_out
-        if self.clock() - self._last >= PROGRESS_INTERVAL:
-            self._emit()
-
-    @property
-    def seconds(self) -> float:
-        return self.clock() - self.started
-
-    def _emit(self) -> None:
-        self._last = self.clock()
-        self.emit(JobProgress(self.worker, self.job, self.current, self.rows, self.bytes_in, self.bytes_out,
-                              self.seconds))
 
 
 class ReadBack:

@@ -1,18 +1,17 @@
 """Prove an archive: read every object back and compare it with its facts, the cache and the live table.
 
-`prepare_verify(settings, deep, emit)` gives a VerifyRun; `run()` blocks and returns a VerifyReport, emitting
-RunStarted, Notice, JobStarted and JobProgress (as an archive run does) plus an ObjectCheck per object and the
-VerifyReport at the end. `cancel()` may be called from any thread.
+The verify command's handler on the run skeleton (runner/run.py): `prepare_verify(settings, deep, emit)` gives
+a run; `run()` blocks and returns the RunReport, emitting the events every run emits. An object proven is
+"verified"; one with problems "failed" (category integrity, each problem in `problems`); orphans and unfinished
+uploads are results of their own kind. `cancel()` may be called from any thread.
 """
 
 from __future__ import annotations
 
-import json
+import sqlite3
 import threading
-import time
-from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 
 import psycopg
 from psycopg import sql
@@ -23,21 +22,13 @@ from pgarchiver_tui.commands.holdings import (
     Holdings,
     check_settings,
     find_archived,
+    object_claim,
     open_archive,
 )
 from pgarchiver_tui.commands.purge.record import purged
-from pgarchiver_tui.commands.readback import Meter, ReadBack
-from pgarchiver_tui.core.errors import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    ArchiverError,
-    Cancelled,
-    ConfigError,
-    IntegrityError,
-    Unavailable,
-)
-from pgarchiver_tui.core.events import Notice, RunStarted, Stage
+from pgarchiver_tui.commands.readback import ReadBack
+from pgarchiver_tui.core.errors import CacheError, Cancelled, ConfigError, IntegrityError, Unavailable
+from pgarchiver_tui.core.events import Emit, JobResult, Outcome, RunReport, Stage
 from pgarchiver_tui.core.model import Column, Job, Slice, Source
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.core.sidecars import sidecar_key
@@ -47,64 +38,11 @@ from pgarchiver_tui.db.discovery import discover
 from pgarchiver_tui.db.queries import count_job_rows
 from pgarchiver_tui.pipeline.copy_in import column_definitions, load
 from pgarchiver_tui.pipeline.formats import Selection
-from pgarchiver_tui.runner.workers import ConnectedWorkers
+from pgarchiver_tui.runner.retry import RetryPolicy
+from pgarchiver_tui.runner.run import Attempt, Claim, JobHandler, ObjectRun, RunOptions
 from pgarchiver_tui.storage import Storage
 
 DEEP_TABLE = sql.Identifier("pgarchiver_deep")
-
-
-@dataclass
-class ObjectCheck:
-    """What verify found for one key."""
-
-    key: str
-    kind: str = "object"  # object | orphan | unfinished
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    rows: int | None = None
-    live_rows: int | None = None
-    bytes_out: int = 0
-    seconds: float = 0.0
-    cancelled: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems and not self.cancelled
-
-
-@dataclass
-class VerifyReport:
-    checks: list[ObjectCheck]
-    notices: list[str]
-    seconds: float
-    cancelled: bool
-    destination: str = ""
-
-    @property
-    def problems(self) -> list[ObjectCheck]:
-        return [c for c in self.checks if c.problems]
-
-    @property
-    def exit_code(self) -> int:
-        if self.cancelled:
-            return EXIT_INTERRUPTED
-        # verifying nothing proves nothing: an empty result is a failure too
-        return EXIT_FAILED if self.problems or not self.checks else EXIT_OK
-
-    def summary(self) -> dict[str, int]:
-        objects = [c for c in self.checks if c.kind == "object"]
-        return {"objects": len(objects), "ok": sum(c.ok for c in objects),
-                "problems": sum(bool(c.problems) for c in objects),
-                "orphans": sum(c.kind == "orphan" for c in self.checks),
-                "unfinished": sum(c.kind == "unfinished" for c in self.checks),
-                "cancelled": sum(c.cancelled for c in self.checks),
-                "rows": sum(c.rows or 0 for c in objects)}
-
-    def to_json(self) -> str:
-        return json.dumps({"exit_code": self.exit_code, "interrupted": self.cancelled,
-                           "destination": self.destination, "summary": self.summary(), "notices": self.notices,
-                           "objects": [{**asdict(c), "ok": c.ok, "seconds": round(c.seconds, 3)}
-                                       for c in self.checks]}, indent=2)
 
 
 @dataclass(frozen=True)
@@ -117,54 +55,80 @@ class VerifyOptions:
     record: bool = True  # write the outcome to the cache
 
 
-class VerifyRun(ConnectedWorkers[ArchivedObject]):
+@dataclass
+class _Check:
+    """What one attempt found, while it looks."""
+
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rows: int | None = None
+    live_rows: int | None = None
+
+
+class VerifyHandler(JobHandler[ArchivedObject]):
+    """Proving one object: read it back, compare with its facts, the cache and the live rows."""
+
+    command = "verify"
+    nothing_is_failure = True  # verifying nothing proves nothing
+
     def __init__(self, holdings: Holdings, storage: Storage, cache: Cache | None, options: VerifyOptions,
-                 emit: Callable[[Any], None], sources: dict[str, Source] | None = None,
-                 notes: list[str] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(options.conninfo, options.workers, options.statement_timeout_ms)
+                 sources: dict[str, Source] | None = None) -> None:
         self.holdings, self.storage, self.cache, self.options = holdings, storage, cache, options
-        self.emit, self.sources, self.notes, self.clock = emit, sources, list(notes or []), clock
-        self._checks: list[ObjectCheck] = []
+        self.sources = sources
 
-    def run(self) -> VerifyReport:
-        started = self.clock()
-        objects = self.holdings.objects
-        self.emit(RunStarted(len(objects), self.workers, sum(o.rows or 0 for o in objects), self.storage.url,
-                             False))
-        if not objects:
+    def job(self, item: ArchivedObject) -> Job:
+        slices = self._live_slices(item, [])
+        return item.job(self.holdings.schema, self.holdings.table, tuple(slices or ()), self.options.date_column)
+
+    def estimated_rows(self, items: list[ArchivedObject]) -> int:
+        return sum(o.rows or 0 for o in items)
+
+    def prepare(self, run: ObjectRun[ArchivedObject]) -> Iterator[JobResult]:
+        """Orphans and unfinished uploads are found by the listing: each is a problem of its own."""
+        holdings = self.holdings
+        if not holdings.objects:
             # the prefix apart from the URL: an S3 URL ends in ?endpoint=…, after which a prefix would misread
-            self.notes.append(f"nothing archived for {self.holdings.schema}.{self.holdings.table} under prefix "
-                              f"{self.holdings.prefix!r} of {self.storage.url} in the range; check --table, "
-                              "--path-template and the dates")
-        for note in self.notes:
-            self.emit(Notice(note))
-        for orphan in self.holdings.orphans:
+            run.note(f"nothing archived for {holdings.schema}.{holdings.table} under prefix {holdings.prefix!r} of "
+                     f"{self.storage.url} in the range; check --table, --path-template and the dates")
+        for orphan in holdings.orphans:
             size = f" ({human_bytes(orphan.info.size)})" if orphan.info else ""
-            self._finish(ObjectCheck(orphan.key, "orphan", [f"orphan{size}: no metadata and no cache entry "
-                                                            "expects it"]))
-        for item in self.holdings.unfinished:
-            when = f" started {item.started:%Y-%m-%d %H:%M}" if item.started else ""
-            self._finish(ObjectCheck(item.key, "unfinished", [
-                f"unfinished upload{when} ({item.upload_id}): a run in progress, or one left behind that should "
-                "be aborted"]))
-        for obj in self.each(objects, lambda worker, obj: self._finish(self.check(worker, obj)), "verify"):
-            self._finish(ObjectCheck(obj.key, cancelled=True, notes=["not started: run cancelled"]))
-        order = {obj.key: n for n, obj in enumerate(objects)}
-        checks = sorted(self._checks, key=lambda c: (c.kind != "object", order.get(c.key, 0), c.key))
-        report = VerifyReport(checks, self.notes, self.clock() - started, self.cancelled.is_set(), self.storage.url)
-        self.emit(report)
-        return report
+            yield self._problem(orphan.key, "orphan", f"orphan{size}: no metadata and no cache entry expects it")
+        for upload in holdings.unfinished:
+            when = f" started {upload.started:%Y-%m-%d %H:%M}" if upload.started else ""
+            yield self._problem(upload.key, "unfinished", f"unfinished upload{when} ({upload.upload_id}): a run in "
+                                "progress, or one left behind that should be aborted")
 
-    def _finish(self, check: ObjectCheck) -> None:
-        with self._lock:
-            self._checks.append(check)
-        if self.cache and self.options.record and check.kind == "object" and not check.cancelled:
-            self.cache.record_verified(check.key, "ok" if check.ok else "problem: " + "; ".join(check.problems))
-        self.emit(check)
+    def _problem(self, key: str, kind: str, problem: str) -> JobResult:
+        job = ArchivedObject(key, None, None).job(self.holdings.schema, self.holdings.table)
+        return JobResult(job, Outcome.FAILED, category="integrity", reason=problem, kind=kind, problems=(problem,))
+
+    def claim(self, item: ArchivedObject) -> Claim | None:
+        # the archive's own claim of the key: an object being (re)written is read once its write is over
+        return Claim(object_claim(self.storage.url, item.key), wait=True) if self.options.conninfo else None
+
+    def finished(self, result: JobResult) -> None:
+        if not self.cache or not self.options.record or result.kind != "object" or result.outcome not in (
+                Outcome.VERIFIED, Outcome.FAILED):
+            return
+        try:
+            self.cache.record_verified(result.key, "ok" if result.ok else "problem: " + result.reason)
+        except sqlite3.Error as exc:
+            raise CacheError(f"the cache cannot record the outcome ({exc})") from None
 
     # -- one object ------------------------------------------------------------------------------------
-    def check(self, worker: int, obj: ArchivedObject) -> ObjectCheck:
-        result = ObjectCheck(obj.key, bytes_out=obj.info.size if obj.info else 0)
+    def attempt(self, work: Attempt, obj: ArchivedObject) -> JobResult:
+        found = _Check()
+        self._check(work, obj, found)
+        job = self.job(obj)
+        bytes_out = obj.info.size if obj.info else 0
+        if found.problems:
+            return JobResult(job, Outcome.FAILED, category="integrity", reason="; ".join(found.problems),
+                             rows=found.rows or 0, bytes_out=bytes_out, live_rows=found.live_rows,
+                             problems=tuple(found.problems), notes=tuple(found.notes))
+        return JobResult(job, Outcome.VERIFIED, rows=found.rows or 0, bytes_out=bytes_out, live_rows=found.live_rows,
+                         notes=tuple(found.notes))
+
+    def _check(self, work: Attempt, obj: ArchivedObject, result: _Check) -> None:
         if obj.sidecar_problem:
             result.problems.append(obj.sidecar_problem)
         elif obj.facts is None:
@@ -172,38 +136,31 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
                                    "cache only")
         if obj.info is None:
             result.problems.append("missing from the destination")
-            return result
+            return
         slices = self._live_slices(obj, result.notes)
         job = obj.job(self.holdings.schema, self.holdings.table, tuple(slices or ()), self.options.date_column)
-        meter = Meter(self.emit, worker, job, self.clock)
+        meter = work.meter
         meter.stage(Stage.READING)
         try:
-            readback = ReadBack(self.storage, obj, self.cancelled, meter)
+            readback = ReadBack(self.storage, obj, work.cancelled, meter)
         except IntegrityError as exc:
             result.problems.append(str(exc))
-            return result
+            return
         try:
             if self.options.deep and self.options.conninfo:
-                self._deep(worker, readback, obj.columns, job, result)
+                self._deep(work, readback, obj.columns, job, result)
             else:
                 readback.check(obj.columns)
                 if slices is not None:
                     meter.stage(Stage.CHECKING)
-                    result.live_rows = self._live_count(worker, job)
+                    result.live_rows = _live_count(work, job)
             result.rows = readback.records.rows
-        except Cancelled:
-            result.cancelled = True
-            return result
         except IntegrityError as exc:
             result.problems.append(str(exc))
             try:
                 readback.finish_reading()
-            except ArchiverError as more:
+            except IntegrityError as more:
                 result.problems.append(str(more))
-        except ArchiverError as exc:
-            result.problems.append(f"{exc.category}: {exc}")
-            result.seconds = meter.seconds
-            return result
         result.problems += readback.integrity_problems()
         for source, expected in (("metadata", obj.facts), ("cache", obj.record)):
             if expected is not None and result.rows is not None and expected.rows != result.rows:
@@ -211,8 +168,6 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
         if result.live_rows is not None and result.rows is not None and result.live_rows != result.rows:
             result.problems.append(f"the live table holds {result.live_rows} rows for this period, the object "
                                    f"{result.rows}")
-        result.seconds = meter.seconds
-        return result
 
     def _live_slices(self, obj: ArchivedObject, notes: list[str]) -> list[Slice] | None:
         """The live rows the object was read from, when they can still be selected."""
@@ -235,25 +190,18 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
             slices.append(Slice(source, None if whole else obj.period))
         return slices
 
-    def _live_count(self, worker: int, job: Job) -> int:
-        cursor = self.connection(worker).cursor()
-        try:
-            return count_job_rows(cursor, job)
-        except psycopg.Error as exc:
-            raise IntegrityError(f"counting the live rows failed: {first_line(exc)}") from None
-
-    def _deep(self, worker: int, readback: ReadBack, columns: list[Column], job: Job, result: ObjectCheck) -> None:
+    def _deep(self, work: Attempt, readback: ReadBack, columns: list[Column], job: Job, result: _Check) -> None:
         """Load the object into a temporary table of its archived types and compare row fingerprints."""
         if not columns:
             readback.check(columns)
             result.notes.append("no column types without metadata: content not compared")
             return
-        conn = self.connection(worker)
+        conn = work.connection()
         names = column_names(columns)
         try:
             with conn.transaction(force_rollback=True):
                 cursor = conn.cursor()
-                load_archived(cursor, DEEP_TABLE, readback, columns, self.cancelled)
+                load_archived(cursor, DEEP_TABLE, readback, columns, work.cancelled)
                 archived = fingerprint(cursor, sql.SQL("SELECT {} FROM {}").format(names, DEEP_TABLE))
                 if not job.slices:
                     result.notes.append("loaded into its archived types; no live rows to compare with")
@@ -261,7 +209,7 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
                 live = [fingerprint(cursor, Selection.of(part, job.date_column).select(names))
                         for part in job.slices]
         except psycopg.Error as exc:
-            if self.cancelled.is_set():
+            if work.cancelled.is_set():
                 raise Cancelled("cancelled") from None
             raise IntegrityError(f"does not load into its archived column types: {first_line(exc)}") from None
         result.live_rows = sum(rows for rows, _ in live)
@@ -269,6 +217,19 @@ class VerifyRun(ConnectedWorkers[ArchivedObject]):
             result.problems.append("content differs from the live rows (row fingerprints do not match)")
         elif result.live_rows == archived[0]:
             result.notes.append("every row matches the live table's")
+
+
+VerifyRun = ObjectRun[ArchivedObject]
+
+
+def _live_count(work: Attempt, job: Job) -> int:
+    cursor = work.connection().cursor()
+    try:
+        return count_job_rows(cursor, job)
+    except psycopg.Error as exc:
+        if work.cancelled.is_set():
+            raise Cancelled("cancelled") from None
+        raise IntegrityError(f"counting the live rows failed: {first_line(exc)}") from None
 
 
 def row_hash(row: sql.Composable) -> sql.Composed:
@@ -302,8 +263,7 @@ def load_archived(cursor: psycopg.Cursor, relation: sql.Identifier, readback: Re
     return load(cursor, relation, columns, readback.decoder, readback.copy_input(columns, check=True), cancel)
 
 
-def prepare_verify(settings: Settings, deep: bool, emit: Callable[[Any], None],
-                   keys: Collection[str] | None = None) -> VerifyRun:
+def prepare_verify(settings: Settings, deep: bool, emit: Emit, keys: Collection[str] | None = None) -> VerifyRun:
     """Everything that can be wrong with the input is found here, before anything is read.
 
     `keys`: verify only these objects (the TUI's selected rows); orphans and unfinished uploads are then left
@@ -343,4 +303,62 @@ def prepare_verify(settings: Settings, deep: bool, emit: Callable[[Any], None],
         conninfo = None
     options = VerifyOptions(conninfo, deep, settings.workers, settings.date_column, settings.statement_timeout,
                             record=not settings.dry_run)
-    return VerifyRun(holdings, storage, cache, options, emit, sources, notes)
+    run_options = RunOptions(conninfo, settings.workers, statement_timeout_ms=settings.statement_timeout,
+                             retry=RetryPolicy(attempts=settings.retries), destination=storage.url)
+    handler = VerifyHandler(holdings, storage, cache, options, sources)
+    return ObjectRun(handler, holdings.objects, run_options, emit, notes)
+
+
+@dataclass(frozen=True)
+class VerifyGroup:
+    """Chosen objects of one table: verify reads one table's archive at a time."""
+
+    table: str  # schema.name
+    keys: tuple[str, ...]
+
+
+def group_by_table(chosen: Iterable[tuple[str, str]]) -> list[VerifyGroup]:
+    """(schema.table, key) pairs, in the order given, as one group per table."""
+    tables: dict[str, list[str]] = {}
+    for table, key in chosen:
+        tables.setdefault(table, []).append(key)
+    return [VerifyGroup(table, tuple(keys)) for table, keys in tables.items()]
+
+
+def table_settings(settings: Settings, table: str) -> Settings:
+    """`settings` aimed at one table's whole archive (keys, not dates, narrow it down)."""
+    return replace(settings, table=table, schema=None, start_date=None, end_date=None)
+
+
+class VerifySelection:
+    """Verifying chosen objects of several tables, one table's run after another, as one cancellable whole.
+
+    `run()` blocks and returns each table's RunReport (each also emitted); `cancel()` from any thread stops
+    the run in progress and those not started.
+    """
+
+    def __init__(self, settings: Settings, groups: Iterable[VerifyGroup], emit: Emit, deep: bool = False) -> None:
+        self.settings, self.groups, self.emit, self.deep = settings, list(groups), emit, deep
+        self.cancelled = threading.Event()
+        self._current: VerifyRun | None = None
+
+    @property
+    def objects(self) -> int:
+        return sum(len(group.keys) for group in self.groups)
+
+    def run(self) -> list[RunReport]:
+        reports = []
+        for group in self.groups:
+            if self.cancelled.is_set():
+                break
+            self._current = prepare_verify(table_settings(self.settings, group.table), self.deep, self.emit,
+                                           keys=group.keys)
+            if self.cancelled.is_set():
+                break
+            reports.append(self._current.run())
+        return reports
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        if self._current is not None:
+            self._current.cancel()

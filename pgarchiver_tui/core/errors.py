@@ -41,7 +41,8 @@ class WriteConflict(StorageError):
 
 
 class CacheError(ArchiverError):
-    """The local cache cannot be opened or written (it is never taken for a lost one while merely busy)."""
+    """The local cache cannot be opened or written (a full disk, say; it is never taken for a lost one while
+    merely busy); the destination stays the truth."""
 
     category = "cache"
 

@@ -112,6 +112,7 @@ class ObjectFacts:
     part_sizes: list[int] = field(default_factory=list)
     tool_version: str = ""
     created_at: str = ""
+    date_column: str = ""  # the column that dates the rows (a restore finds the period's rows by it); "" unknown
 
 
 def split_table_name(table: str, schema: str | None) -> tuple[str, str]:

@@ -123,6 +123,8 @@ OPTIONS = _options(
     Option("port", "int", 0, 65535, example="8765"),
     Option("token", "text"),
     Option("yes", "bool"),
+    Option("append", "bool"),
+    Option("allow_unverified", "bool"),
     Option("detach_only", "bool"),
     Option("batch_rows", "int", 1, 10_000_000, example="10000"),
 )

@@ -168,6 +168,12 @@ class Settings:
                 import pyarrow  # noqa: F401
             except ImportError:
                 raise ConfigError("parquet needs pyarrow: pip install 'pgarchiver-tui[parquet]'") from None
+        if self.metrics_file or self.metrics_port:
+            try:
+                import prometheus_client  # noqa: F401
+            except ImportError:
+                raise ConfigError("--metrics-file and --metrics-port need prometheus_client: "
+                                  "pip install 'pgarchiver-tui[metrics]'") from None
         if self.s3_sse_kms_key_id and self.s3_sse != "aws:kms":
             raise ConfigError("--s3-sse-kms-key-id needs --s3-sse aws:kms")
         given = [flag for flag, value in (("--dest", self.dest), ("--local-dir", self.local_dir),
@@ -230,6 +236,16 @@ def _layer_value(name: str, value: Any, said: str) -> Any:
     typed = schema.parse(name, value, said)
     schema.check(name, typed, said)
     return typed
+
+
+def with_text_values(settings: Settings, values: Mapping[str, str], labels: Mapping[str, str] | None = None,
+                     ) -> Settings:
+    """`settings` with fields given as typed text (a form's fields): blank means the default, the rest is read as
+    the field's type. Raises ConfigError naming the field by its label."""
+    defaults = Settings()
+    read = {name: getattr(defaults, name) if text == "" else
+            schema.parse_text(name, text, (labels or {}).get(name, name)) for name, text in values.items()}
+    return replace(settings, **read)
 
 
 def default_config_path() -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import select
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import errors, pq, sql
@@ -17,12 +18,19 @@ _ABANDON_TIMEOUT = 10.0  # seconds to wait for the server to accept the cancel o
 Wait = Callable[[], object]
 
 
+@dataclass
+class CopyCount:
+    """What the server said when the COPY ended: the rows it sent (-1 until it said)."""
+
+    rows: int = -1
+
+
 def copy_out(cursor: psycopg.Cursor, statement: sql.Composable, cancel: threading.Event,
-             on_chunk: Callable[[int, int], None]) -> Iterator[bytes]:
+             on_chunk: Callable[[int, int], None], count: CopyCount | None = None) -> Iterator[bytes]:
     """Stream one COPY TO STDOUT; `on_chunk(rows, bytes)` is told of each chunk as it leaves.
 
-    libpq hands over one row per read, so the row count is the number of reads; afterwards
-    `cursor.rowcount` is the number of rows the server says it sent.
+    libpq hands over one row per read, so the row count is the number of reads; once the stream is exhausted
+    `count.rows` holds the number of rows the server says it sent, to check the reads against.
 
     The COPY runs on libpq directly, not through psycopg's `cursor.copy()`, for two reasons:
     - speed: `Copy.read()` runs a generator and a wait per row, several microseconds that made the loop
@@ -35,8 +43,10 @@ def copy_out(cursor: psycopg.Cursor, statement: sql.Composable, cancel: threadin
     conn = cursor.connection
     pgconn = conn.pgconn
     wait = _waiter(pgconn.socket)
-    with conn.lock:
-        _start(pgconn, statement.as_bytes(conn), wait, conn.info.encoding)
+    # psycopg's documented `pgconn` is enough: the connection is this worker's alone (the pool gives each
+    # worker its own), so nothing else can send on it meanwhile; a cancel from another thread goes over a
+    # connection of its own (`cancel_safe`)
+    _start(pgconn, statement.as_bytes(conn), wait, conn.info.encoding)
     finished = False
     try:
         yield from _read_rows(pgconn, wait, cancel, on_chunk)
@@ -46,9 +56,19 @@ def copy_out(cursor: psycopg.Cursor, statement: sql.Composable, cancel: threadin
         if not finished:
             _abandon(conn, wait)
     if result.status != pq.ExecStatus.COMMAND_OK:
-        raise errors.error_from_result(result, encoding=conn.info.encoding)
-    # psycopg never saw this COPY: hand the server's row count to the cursor, where callers look for it
-    cursor._rowcount = result.command_tuples if result.command_tuples is not None else -1
+        raise _error(result, conn.info.encoding)
+    if count is not None:  # psycopg never saw this COPY, so its cursor.rowcount knows nothing of it
+        count.rows = result.command_tuples if result.command_tuples is not None else -1
+
+
+def _error(result: pq.abc.PGresult, encoding: str) -> psycopg.Error:
+    """The server's error as psycopg's exception class for its SQLSTATE (`errors.lookup`, the public way)."""
+    state = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"").decode("ascii", "replace")
+    message = result.error_message.decode(encoding, "replace").strip() or "the server reported an error"
+    try:
+        return errors.lookup(state)(message)
+    except KeyError:  # a state psycopg has no class for: by its class, a lost connection or any other
+        return (psycopg.OperationalError if state.startswith("08") else psycopg.DatabaseError)(message)
 
 
 def _waiter(fd: int, events: int = select.POLLIN if hasattr(select, "POLLIN") else 1) -> Wait:
@@ -76,7 +96,7 @@ def _start(pgconn: pq.abc.PGconn, query: bytes, wait: Wait, encoding: str) -> No
             if pgconn.get_result() is None:
                 break
         if result is not None and result.status == pq.ExecStatus.FATAL_ERROR:
-            raise errors.error_from_result(result, encoding=encoding)
+            raise _error(result, encoding)
         raise psycopg.ProgrammingError("copy_out needs a COPY ... TO STDOUT statement")
 
 

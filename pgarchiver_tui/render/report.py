@@ -1,4 +1,7 @@
-"""Headless rendering of engine events: log lines on stderr, a summary, a JSON report, an exit code."""
+"""Headless rendering of any run's events (archive, verify, restore): log lines on stderr and a summary.
+
+The JSON report and the exit code are the RunReport's own (core/events.py).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from pgarchiver_tui.core.events import (
     Event,
     JobProgress,
@@ -20,7 +22,7 @@ from pgarchiver_tui.core.events import (
     JobStarted,
     Notice,
     Outcome,
-    RunFinished,
+    RunReport,
     RunStarted,
 )
 from pgarchiver_tui.core.units import human_bytes
@@ -36,12 +38,6 @@ def one_line(text: str) -> str:
     split a log line or forge the next one. JSON logs escape them already."""
     return _CONTROLS.sub(lambda m: _NAMED.get(m[0]) or (f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
                                                          else f"\\u{ord(m[0]):04x}"), text)
-
-
-def exit_code(finished: RunFinished) -> int:
-    if finished.cancelled:
-        return EXIT_INTERRUPTED
-    return EXIT_FAILED if finished.failures else EXIT_OK
 
 
 @dataclass
@@ -64,6 +60,7 @@ class HeadlessReporter:
         self._live: dict[int, _Live] = {}
         self._done_rows = self._done_bytes = 0
         self._jobs = self._finished = 0
+        self._command = "archive"
         self._started = self._last_progress = clock()
 
     def __call__(self, event: Event) -> None:
@@ -81,7 +78,7 @@ class HeadlessReporter:
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, RunStarted):
-            self._jobs = event.jobs
+            self._jobs, self._command = event.jobs, event.command
             self._started = self._last_progress = self.clock()
             mode = " (dry run: nothing is written)" if event.dry_run else ""
             self.log("info", "run_started", f"{event.jobs} objects to consider, {event.workers} worker(s), "
@@ -91,7 +88,7 @@ class HeadlessReporter:
             self.log(event.level, "notice", event.message)
         elif isinstance(event, JobStarted):
             self._live[event.worker] = _Live()
-            sources = ", ".join(p.source.qualified for p in event.job.slices)
+            sources = ", ".join(p.source.qualified for p in event.job.slices) or event.job.key
             self.log("info", "started", f"[w{event.worker}] {event.job.label} ← {sources}", key=event.job.key,
                      worker=event.worker)
         elif isinstance(event, JobProgress):
@@ -100,7 +97,7 @@ class HeadlessReporter:
                 self._progress_line()
         elif isinstance(event, JobResult):
             self._result(event)
-        elif isinstance(event, RunFinished):
+        elif isinstance(event, RunReport):
             self._summary(event)
 
     def _progress_line(self) -> None:
@@ -118,73 +115,49 @@ class HeadlessReporter:
             self._live.pop(result.worker, None)
         self._done_rows += result.rows
         self._done_bytes += result.bytes_in
-        fields = {"key": result.job.key, "outcome": result.outcome.value, "rows": result.rows,
-                  "bytes_in": result.bytes_in, "bytes_out": result.bytes_out,
-                  "seconds": round(result.seconds, 3)}
-        if result.outcome in (Outcome.ARCHIVED, Outcome.DRY_RUN):
+        fields = result.to_dict()
+        key, outcome = result.key, result.outcome
+        if result.problems:  # verify found something wrong
+            self.log("error", "problem", f"PROBLEM {key}: {'; '.join(result.problems)}", **fields)
+        elif outcome is Outcome.FAILED:
+            tries = f" (after {result.attempts} attempts)" if result.attempts > 1 else ""
+            self.log("error", "failed", f"failed {key} [{result.category}]{tries}: {result.reason}", **fields)
+        elif outcome is Outcome.CANCELLED:
+            self.log("warning", "cancelled", f"cancelled {key}: {result.reason}", **fields)
+        elif outcome is Outcome.SKIPPED:
+            self.log("info", "skipped", f"skipped {key}: {result.reason}", **fields)
+        elif outcome is Outcome.VERIFIED:
+            live = f", live table {result.live_rows:,}" if result.live_rows is not None else ""
+            notes = f" ({'; '.join(result.notes)})" if result.notes else ""
+            self.log("info", "verified", f"ok {key}: {result.rows:,} rows{live}, {human_bytes(result.bytes_out)}, "
+                     f"checksums match{notes}", **fields)
+        elif self._command == "archive":
             ratio = result.bytes_in / result.bytes_out if result.bytes_out else 0.0
-            verb = "archived" if result.outcome is Outcome.ARCHIVED else "dry run"
-            self.log("info", result.outcome.value,
-                     f"{verb} {result.job.key}: {result.rows:,} rows, {human_bytes(result.bytes_in)} → "
+            verb = "archived" if outcome is Outcome.ARCHIVED else "dry run"
+            self.log("info", outcome.value,
+                     f"{verb} {key}: {result.rows:,} rows, {human_bytes(result.bytes_in)} → "
                      f"{human_bytes(result.bytes_out)} (ratio {ratio:.1f}), {result.seconds:.1f}s, "
                      f"{result.mb_per_s:.1f} MB/s", **fields)
-        elif result.outcome is Outcome.SKIPPED:
-            self.log("info", "skipped", f"skipped {result.job.key}: {result.reason}", reason=result.reason,
+        else:  # restored, or a restore's dry run: the reason says where the rows went
+            rows = f": {result.rows:,} rows" if outcome is Outcome.RESTORED else ""
+            notes = f" ({'; '.join(result.notes)})" if result.notes else ""
+            self.log("info", outcome.value, f"{outcome.value} {key}{rows} {result.reason}{notes}".rstrip(),
                      **fields)
-        elif result.outcome is Outcome.CANCELLED:
-            self.log("warning", "cancelled", f"cancelled {result.job.key}: {result.reason}", **fields)
-        else:
-            tries = f" (after {result.attempts} attempts)" if result.attempts > 1 else ""
-            self.log("error", "failed", f"failed {result.job.key} [{result.category}]{tries}: {result.reason}",
-                     reason=result.reason, category=result.category, attempts=result.attempts, **fields)
 
-    def _summary(self, finished: RunFinished) -> None:
-        seconds = max(finished.seconds, 1e-9)
-        head = "interrupted" if finished.cancelled else "finished"
-        short = finished.accounting is not None and bool(finished.accounting.warnings)
-        level = "error" if finished.failures else "warning" if short else "info"
+    def _summary(self, report: RunReport) -> None:
+        seconds = max(report.seconds, 1e-9)
+        head = "interrupted" if report.cancelled else "verified" if report.command == "verify" else "finished"
+        moved = f"{human_bytes(report.bytes_in)} → {human_bytes(report.bytes_out)} " \
+            if report.command == "archive" else ""
+        short = report.accounting is not None and bool(report.accounting.warnings)
+        level = "error" if report.exit_code else "warning" if short else "info"
         self.log(level, "summary",
-                 f"{head}: {finished.count(Outcome.ARCHIVED)} archived, {finished.count(Outcome.SKIPPED)} skipped, "
-                 f"{finished.count(Outcome.FAILED)} failed, {finished.count(Outcome.CANCELLED)} cancelled"
-                 + (f", {finished.count(Outcome.DRY_RUN)} dry run" if finished.count(Outcome.DRY_RUN) else "")
-                 + f"; {finished.rows:,} rows, {human_bytes(finished.bytes_in)} → {human_bytes(finished.bytes_out)}"
-                 f" in {finished.seconds:.1f}s ({finished.bytes_in / 1e6 / seconds:.1f} MB/s)"
-                 + (f"; {finished.accounting.summary()}" if finished.accounting else ""),
-                 **summary_fields(finished))
-        for failure in finished.failures:
-            self.log("error", "failure", f"  {failure.job.key} [{failure.category}]: {failure.reason}",
-                     key=failure.job.key, category=failure.category, reason=failure.reason)
-        for shortfall in finished.accounting.warnings if finished.accounting else []:
+                 f"{head}: {report.counts_text()}; {report.rows:,} rows, {moved}in {report.seconds:.1f}s "
+                 f"({report.bytes_in / 1e6 / seconds:.1f} MB/s)"
+                 + (f"; {report.accounting.summary()}" if report.accounting else ""), **report.summary())
+        for failure in report.failures:
+            self.log("error", "failure", f"  {failure.key} [{failure.category}]: {failure.reason}",
+                     key=failure.key, category=failure.category, reason=failure.reason)
+        for shortfall in report.accounting.warnings if report.accounting else []:
             self.log("warning", "not_archived", shortfall.message, reason=shortfall.reason,
                      relation=shortfall.relation, rows=shortfall.rows)
-
-
-def summary_fields(finished: RunFinished) -> dict[str, Any]:
-    fields: dict[str, Any] = {"archived": finished.count(Outcome.ARCHIVED), "skipped": finished.count(Outcome.SKIPPED),
-                              "failed": finished.count(Outcome.FAILED),
-                              "cancelled": finished.count(Outcome.CANCELLED), "dry_run": finished.count(Outcome.DRY_RUN),
-                              "rows": finished.rows, "bytes_in": finished.bytes_in, "bytes_out": finished.bytes_out,
-                              "seconds": round(finished.seconds, 3)}
-    if finished.accounting:
-        fields |= {"rows_in_range": finished.accounting.rows_in_range,
-                   "rows_not_archived": finished.accounting.not_archived}
-    return fields
-
-
-def json_report(finished: RunFinished, extra: dict[str, Any] | None = None) -> str:
-    return json.dumps({
-        "exit_code": exit_code(finished),
-        "interrupted": finished.cancelled,
-        "summary": summary_fields(finished),
-        "notices": finished.notices,
-        "objects": [
-            {"key": r.job.key, "table": f"{r.job.schema}.{r.job.table}", "period_start": r.job.period.start.isoformat(),
-             "period_end": r.job.period.end.isoformat(), "sources": [p.source.qualified for p in r.job.slices],
-             "outcome": r.outcome.value, "reason": r.reason, "category": r.category, "rows": r.rows,
-             "bytes_in": r.bytes_in, "bytes_out": r.bytes_out, "seconds": round(r.seconds, 3),
-             "attempts": r.attempts, "retryable": r.retryable}
-            for r in finished.results
-        ],
-        **({"accounting": finished.accounting.to_json()} if finished.accounting else {}),
-        **(extra or {}),
-    }, indent=2)

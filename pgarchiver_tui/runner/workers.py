@@ -52,8 +52,13 @@ class ConnectedWorkers(Generic[Item]):
         if conn is not None:
             conn.close()
 
-    def each(self, items: list[Item], handle: Callable[[int, Item], None], name: str) -> list[Item]:
-        """`handle(worker, item)` for every item on the worker threads; the items a cancel left unstarted."""
+    def each(self, items: list[Item], handle: Callable[[int, Item], None], name: str,
+             on_error: Callable[[int, Item, Exception], None]) -> list[Item]:
+        """`handle(worker, item)` for every item on the worker threads; the items a cancel left unstarted.
+
+        An exception out of `handle` goes to `on_error(worker, item, exc)` and the worker goes on with the next
+        item: a worker never dies silently with items still queued.
+        """
         todo: queue.SimpleQueue[Item] = queue.SimpleQueue()
         for item in items:
             todo.put(item)
@@ -65,7 +70,10 @@ class ConnectedWorkers(Generic[Item]):
                         item = todo.get_nowait()
                     except queue.Empty:
                         return
-                    handle(worker, item)
+                    try:
+                        handle(worker, item)
+                    except Exception as exc:  # noqa: BLE001 - reported as the item's failure, never lost
+                        on_error(worker, item, exc)
             finally:
                 self.drop_connection(worker)
 

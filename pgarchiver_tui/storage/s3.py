@@ -62,12 +62,17 @@ class S3Settings:
     prefix: str = ""  # put before every key: s3://bucket/prefix/
 
 
-def make_client(settings: S3Settings, max_attempts: int = 3):
+REQUEST_ATTEMPTS = 4  # requests boto makes for one call before it gives up (the first one included)
+
+
+def make_client(settings: S3Settings, attempts: int = REQUEST_ATTEMPTS):
+    """A client whose calls each make up to `attempts` requests (standard retry mode: backoff, throttling)."""
     # Since boto3 1.36 every upload carries checksum headers that several S3-compatible stores reject.
     config = Config(
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        # total_max_attempts counts the first request; botocore's `max_attempts` would count only the retries
+        retries={"mode": "standard", "total_max_attempts": attempts},
         max_pool_connections=32,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,

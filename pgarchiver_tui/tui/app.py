@@ -16,10 +16,9 @@ from textual.screen import Screen
 
 from pgarchiver_tui.commands.archive.prepare import Prepared, prepare
 from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ArchiverError
-from pgarchiver_tui.core.events import RunFinished
+from pgarchiver_tui.core.events import RunReport
 from pgarchiver_tui.core.model import Job
 from pgarchiver_tui.core.settings import Settings, default_config_path
-from pgarchiver_tui.render.report import exit_code
 from pgarchiver_tui.tui.screens.cache import CacheScreen
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
 from pgarchiver_tui.tui.screens.connection import ConnectionScreen
@@ -67,7 +66,7 @@ class ArchiverApp(App[int]):
         self.cache_refresh_seconds = cache_refresh_seconds
         self.start_screen = start_screen
         self.detach_only = detach_only  # `purge --detach-only` opened the app
-        self.last_finished: RunFinished | None = None
+        self.last_finished: RunReport | None = None
         self.last_purge_code: int | None = None
         self.interrupted = False
         self.crash: str | None = None
@@ -162,7 +161,7 @@ class ArchiverApp(App[int]):
     def exit_code_now(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
-        codes = [exit_code(self.last_finished) if self.last_finished else EXIT_OK]
+        codes = [self.last_finished.exit_code if self.last_finished else EXIT_OK]
         if self.last_purge_code is not None:
             codes.append(self.last_purge_code)
         return max(codes)  # 130 > 2 > 1 > 0: the worst of what this session did

@@ -7,14 +7,14 @@ the cache records nothing that is not there.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import math
 import subprocess
 import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,6 +34,7 @@ from pgarchiver_tui.render.report import HeadlessReporter
 from pgarchiver_tui.storage import Storage
 from pgarchiver_tui.storage.local import LocalStorage
 from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
+from tests.support.waiting import wait_until  # noqa: F401 - the fault tests' waiting, re-exported
 
 REPO = Path(__file__).resolve().parents[2]
 MiB = 1 << 20
@@ -135,13 +136,29 @@ def run_process(settings: Settings, timeout: float = 60) -> Run:
     return finish_process(start_process(settings), timeout)
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
-    """Poll a condition that no event announces (a file appearing, a process ending); fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
+@contextlib.contextmanager
+def small_tmpfs(mountpoint: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of `size` (e.g. "2m") mounted at `mountpoint`. Needs root (CI runs as root); a failing mount
+    fails the test, it never skips."""
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)], check=True,
+                   capture_output=True)
+    try:
+        yield mountpoint
+    finally:
+        # lazily: a file still open (a failed test's cache) must not hide the failure behind "target is busy"
+        subprocess.run(["umount", "--lazy", str(mountpoint)], check=True)
+
+
+def fill_disk(directory: Path) -> None:
+    """Fill the file system holding `directory` to the last byte, with a file of its own."""
+    with open(directory / "filler", "wb", buffering=0) as filler:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while filler.write(b"\0" * size):
+                    pass
+            except OSError:
+                continue
 
 
 # -- checking ---------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,9 @@ from faults.harness import (
     s3_url,
     verify_destination,
 )
-from pgarchiver_tui.cache import cache_path
+from pgarchiver_tui import cache as cache_module
+from pgarchiver_tui.cache import Record, cache_path, open_cache
+from pgarchiver_tui.core.errors import CacheError
 
 
 def delete(path: Path) -> None:
@@ -52,3 +56,26 @@ def test_lost_cache_is_rebuilt_from_the_destination_without_archiving_again(
     verified = verify_destination(direct_s3(s3_bucket.endpoint, s3_bucket.name), seeded_events, cache_url=url)
     assert len(verified) == 5
     assert_accounted(second, verified)
+
+
+def test_a_busy_cache_is_waited_for_and_never_set_aside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another run holding the cache's write lock (for real, through SQLite) is not a corrupt cache."""
+    url = "file:///srv/archive"
+    cache = open_cache(url, str(tmp_path))
+    cache.record_archived(Record(key="k", schema="public", table_name="t", period_start="2024-01-01T00:00:00",
+                                 period_end="2024-01-02T00:00:00", duration="daily", status="archived"))
+    cache.close()
+    other_run = sqlite3.connect(cache_path(url, str(tmp_path)), isolation_level=None, check_same_thread=False)
+    other_run.execute("BEGIN EXCLUSIVE")
+    monkeypatch.setattr(cache_module, "BUSY_TIMEOUT_SECONDS", 0.5)  # the test's budget, not the 30 s of a run
+    try:
+        with pytest.raises(CacheError, match="cannot be opened .*locked"):
+            open_cache(url, str(tmp_path))
+        threading.Timer(0.3, other_run.rollback).start()  # the other run finishes while this one waits
+        monkeypatch.setattr(cache_module, "BUSY_TIMEOUT_SECONDS", 30.0)
+        waited = open_cache(url, str(tmp_path))
+    finally:
+        other_run.close()
+    assert waited.warning is None and [r.key for r in waited.records()] == ["k"], "nothing moved aside or lost"
+    waited.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if "corrupt" in p.name) == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from faults.harness import (
     local,
     run_in_process,
     seed_big,
+    small_tmpfs,
     verify_destination,
 )
 from pgarchiver_tui.storage.local import TEMP_PREFIX
@@ -21,15 +21,9 @@ from pgarchiver_tui.storage.local import TEMP_PREFIX
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MiB tmpfs. Needs root (CI runs as root); a failing mount fails the test, it never skips."""
-    mountpoint = tmp_path / "small-disk"
-    mountpoint.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mountpoint)], check=True,
-                   capture_output=True)
-    try:
+    """A 2 MiB tmpfs."""
+    with small_tmpfs(tmp_path / "small-disk", "2m") as mountpoint:
         yield mountpoint
-    finally:
-        subprocess.run(["umount", str(mountpoint)], check=True)
 
 
 def test_disk_full_fails_the_objects_that_do_not_fit_and_leaves_no_partial_files(pg_dsn, small_disk, capsys):  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""TUI fixtures: settings for the real seeded database; async tests without a plugin."""
+"""TUI fixtures: settings for the real seeded database. Async tests run on pytest-asyncio (pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -14,16 +14,3 @@ def tui_settings(seeded_events: str, tmp_path: Path) -> Settings:
     """The real seeded database (5 daily partitions, 300 rows each) archived into a local directory."""
     return Settings(dsn=seeded_events, table="events", start_date="2024-01-01", end_date="2024-01-05",
                     local_dir=str(tmp_path / "archive"), cache_dir=str(tmp_path / "cache"), workers=2)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run `async def` tests of this folder on a fresh event loop (no async plugin needed)."""
-    import asyncio
-    import inspect
-
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-    asyncio.run(pyfuncitem.obj(**arguments))
-    return True

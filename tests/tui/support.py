@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-
-from textual.pilot import Pilot
 
 from pgarchiver_tui.cache import Record, open_cache
 from pgarchiver_tui.commands.archive.plan import make_plan
@@ -18,6 +14,7 @@ from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.db.discovery import Discovery
 from pgarchiver_tui.storage.local import LocalStorage
 from pgarchiver_tui.tui.app import ArchiverApp
+from tests.support.waiting import wait_for_app as wait_until  # noqa: F401 - the TUI tests' name for it
 
 FIXED_NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 FIXED_DSN = "postgresql://archiver@db1.example.com:5432/shop"
@@ -35,15 +32,6 @@ class FixedClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-async def wait_until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Let the app work until `predicate` holds; fail loudly when it never does."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for the app")
-        await pilot.pause(0.02)
 
 
 def make_app(settings: Settings, **kwargs: object) -> ArchiverApp:

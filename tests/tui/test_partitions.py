@@ -96,8 +96,8 @@ async def test_archive_asks_first_then_runs_and_statuses_follow(tui_settings: Se
         await pilot.press("r", "y")
         run = app.screen
         assert isinstance(run, RunScreen)
-        await wait_until(pilot, lambda: run.finished is not None)
-        assert run.finished.count(Outcome.ARCHIVED) == 2  # type: ignore[union-attr]
+        await wait_until(pilot, lambda: run.report is not None)
+        assert run.report.count(Outcome.ARCHIVED) == 2  # type: ignore[union-attr]
         await pilot.press("escape")
         assert app.screen is screen
         assert [e.status for e in screen.entries] == ["archived", "archived", "new", "new", "new"]
@@ -111,8 +111,8 @@ async def test_dry_run_is_one_key_away_and_writes_nothing(tui_settings: Settings
         await pilot.press("a", "d")
         run = app.screen
         assert isinstance(run, RunScreen) and run.dry_run
-        await wait_until(pilot, lambda: run.finished is not None)
-        assert run.finished.count(Outcome.DRY_RUN) == 5  # type: ignore[union-attr]
+        await wait_until(pilot, lambda: run.report is not None)
+        assert run.report.count(Outcome.DRY_RUN) == 5  # type: ignore[union-attr]
         assert not list(Path(tui_settings.local_dir).rglob("*.zst"))
         await pilot.press("escape")
         assert {e.status for e in screen.entries} == {"new"}

@@ -38,8 +38,8 @@ async def test_archives_to_s3_with_two_workers_and_shows_the_summary(tui_setting
     async with app.run_test(size=(80, 24)) as pilot:
         run = await start_run(pilot, app)
         assert len(run.query(WorkerBar)) == 2
-        await wait_until(pilot, lambda: run.finished is not None)
-        assert run.finished.count(Outcome.ARCHIVED) == 5  # type: ignore[union-attr]
+        await wait_until(pilot, lambda: run.report is not None)
+        assert run.report.count(Outcome.ARCHIVED) == 5  # type: ignore[union-attr]
         summary = str(run.query_one(RunSummary).render())
         assert "5 archived, 0 skipped, 0 failed, 0 cancelled" in summary and "1,500 rows" in summary
         assert run.query_one(ResultsTable).row_count == 5
@@ -55,12 +55,12 @@ async def test_rerun_skips_what_is_archived(tui_settings: Settings) -> None:
     app = make_app(tui_settings)
     async with app.run_test(size=(80, 24)) as pilot:
         run = await start_run(pilot, app)
-        await wait_until(pilot, lambda: run.finished is not None)
+        await wait_until(pilot, lambda: run.report is not None)
         await pilot.press("escape", "a", "r", "y")
         again = app.screen
         assert isinstance(again, RunScreen) and again is not run
-        await wait_until(pilot, lambda: again.finished is not None)
-        assert again.finished.count(Outcome.SKIPPED) == 5  # type: ignore[union-attr]
+        await wait_until(pilot, lambda: again.report is not None)
+        assert again.report.count(Outcome.SKIPPED) == 5  # type: ignore[union-attr]
         assert "already archived" in log_text(again)
 
 
@@ -84,8 +84,8 @@ async def test_cancel_asks_first_then_stops_the_run_cleanly(tui_settings: Settin
             await pilot.press("n")
             assert app.screen is run and run.running
             await pilot.press("x", "y")
-            await wait_until(pilot, lambda: run.finished is not None)
-            finished = run.finished
+            await wait_until(pilot, lambda: run.report is not None)
+            finished = run.report
             assert finished.cancelled and finished.count(Outcome.CANCELLED) == 5  # type: ignore[union-attr]
             assert "Interrupted" in str(run.query_one(RunSummary).render())
             await pilot.press("ctrl+q")
@@ -115,16 +115,16 @@ async def test_failures_stand_out_and_can_be_retried(tui_settings: Settings) -> 
     app = make_app(tui_settings)
     async with app.run_test(size=(80, 24)) as pilot:
         run = await start_run(pilot, app, before=lambda: rename(tui_settings.dsn, "events_20240103", "gone"))
-        await wait_until(pilot, lambda: run.finished is not None)
-        finished = run.finished
+        await wait_until(pilot, lambda: run.report is not None)
+        finished = run.report
         assert [f.job.label for f in finished.failures] == ["events-2024-01-03"]  # type: ignore[union-attr]
         summary = run.query_one(RunSummary)
         assert summary.has_class("-failed") and "press r to retry" in str(summary.render())
         assert "events-2024-01-03 [database]" in str(summary.render())
         rename(tui_settings.dsn, "gone", "events_20240103")
         await pilot.press("r")
-        await wait_until(pilot, lambda: run.finished is not None and run.finished is not finished)
-        assert run.finished.count(Outcome.ARCHIVED) == 1 and not run.finished.failures  # type: ignore[union-attr]
+        await wait_until(pilot, lambda: run.report is not None and run.report is not finished)
+        assert run.report.count(Outcome.ARCHIVED) == 1 and not run.report.failures  # type: ignore[union-attr]
         assert run.query_one(ResultsTable).row_count == 1
         await pilot.press("ctrl+q")
     assert app.return_code == 0

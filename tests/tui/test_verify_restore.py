@@ -55,7 +55,7 @@ async def test_verify_marked_records_from_the_cache_screen(tui_settings: Setting
         assert cell(table, 1, "verified").startswith("problem")
         assert cell(table, 2, "verified") == "—"  # not chosen, not verified
         [report] = panel.reports
-        assert [c.key for c in report.checks] == [r.key for r in screen.shown[:2]]
+        assert [c.key for c in report.results] == [r.key for r in screen.shown[:2]]
     cache = open_cache(open_destination(tui_settings, check=False).url, tui_settings.cache_dir)
     outcomes = {r.key.rsplit("/", 1)[-1]: r.verify_outcome for r in cache.records()}
     cache.close()
@@ -107,7 +107,7 @@ async def test_restore_marked_records_into_another_table_with_worker_bars(tui_se
         dry = app.screen
         assert isinstance(dry, RestoreScreen) and dry.dry_run
         await wait_until(pilot, lambda: dry.report is not None)
-        assert dry.report.summary()["dry-run"] == 3  # type: ignore[union-attr]
+        assert dry.report.summary()["dry_run"] == 3  # type: ignore[union-attr]
         await pilot.press("escape", "R")
         dialog = app.screen
         assert isinstance(dialog, RestoreDialog)

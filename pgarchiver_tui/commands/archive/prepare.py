@@ -5,7 +5,6 @@ Everything that can be wrong with the input is found here, before anything is wr
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -14,12 +13,14 @@ import psycopg
 from pgarchiver_tui.cache import Cache, open_cache
 from pgarchiver_tui.commands.archive.accounting import Census, take_census
 from pgarchiver_tui.commands.archive.plan import Plan, make_plan
-from pgarchiver_tui.commands.archive.run import ArchiveOptions, ArchiveRun, utc_now
+from pgarchiver_tui.commands.archive.run import ArchiveOptions, ArchiveRun, archive_run, utc_now
 from pgarchiver_tui.core.errors import ConfigError
-from pgarchiver_tui.core.events import Event
+from pgarchiver_tui.core.events import Emit
+from pgarchiver_tui.core.model import Job
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.db.connection import connect, free_connection_slots, translated_errors
 from pgarchiver_tui.db.discovery import Discovery, check_privileges, discover
+from pgarchiver_tui.db.queries import partition_key_column
 from pgarchiver_tui.runner.retry import RetryPolicy
 from pgarchiver_tui.storage import Storage
 from pgarchiver_tui.storage.destination import open_destination
@@ -36,10 +37,15 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     census: Census | None = None  # the rows of the range no object reads, counted
 
-    def run(self, emit: Callable[[Event], None]) -> ArchiveRun:
-        """The whole plan's run, which accounts for every row of the range at its end."""
-        return ArchiveRun(self.plan.jobs, self.options, self.storage, self.cache, emit, notes=self.notes,
-                          account=self.census.settle if self.census else None)
+    def run(self, emit: Emit, jobs: list[Job] | None = None, dry_run: bool | None = None) -> ArchiveRun:
+        """A run over the plan's jobs (or a chosen few: the UI's selection, the failures to retry), as prepared
+        or as a dry run. A dry run writes nothing, so it neither reads nor writes the cache. Only a run of the
+        whole plan accounts for every row of the range."""
+        dry = self.options.dry_run if dry_run is None else dry_run
+        options = replace(self.options, dry_run=dry)
+        account = self.census.settle if self.census and jobs is None else None
+        return archive_run(self.plan.jobs if jobs is None else jobs, options, self.storage,
+                           None if dry else self.cache, emit, notes=self.notes, account=account)
 
 
 def archive_options(settings: Settings) -> ArchiveOptions:
@@ -75,6 +81,7 @@ def prepare(settings: Settings, now: datetime | None = None) -> Prepared:
                                       statement_timeout_ms=options.statement_timeout_ms,
                                       lock_timeout_ms=options.lock_timeout_ms) as conn:
         found = discover(conn, schema, table, settings.date_column)
+        options = replace(options, date_column=settings.date_column or partition_key_column(conn, schema, table))
         if not found.partitions and settings.date_column is None:
             unknown = ", ".join(s.qualified for s in found.unrecognised[:5])
             children = f" (no CHECK constraint or name dates its children {unknown})" if unknown else ""

@@ -1,13 +1,17 @@
-"""Plan → worker pool → results: archives jobs, emitting events; knows nothing of how they are shown."""
+"""Archiving jobs: the archive command's handler on the run skeleton (runner/run.py).
+
+The skeleton plans, claims, retries and reports; this module says how one job is archived and which jobs a
+listing of the destination shows to be archived already. It knows nothing of how events are shown.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import threading
+import sqlite3
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 import psycopg
@@ -16,31 +20,21 @@ from psycopg import sql
 from pgarchiver_tui import __version__
 from pgarchiver_tui.cache import Cache, Record, now_iso
 from pgarchiver_tui.commands.archive.identity import collision
+from pgarchiver_tui.commands.holdings import object_claim
 from pgarchiver_tui.core.accounting import TableAccount
-from pgarchiver_tui.core.errors import ArchiverError, Cancelled, ConfigError, IntegrityError, WriteConflict
-from pgarchiver_tui.core.events import (
-    Event,
-    JobProgress,
-    JobResult,
-    JobStarted,
-    Notice,
-    Outcome,
-    RunFinished,
-    RunStarted,
-    Stage,
-)
+from pgarchiver_tui.core.errors import CacheError, ConfigError, IntegrityError, WriteConflict
+from pgarchiver_tui.core.events import Emit, JobResult, Outcome, Stage
 from pgarchiver_tui.core.model import Column, Job, ObjectFacts, Slice, facts_from_json
 from pgarchiver_tui.core.sidecars import legacy_sidecar_key, sidecar_key, sidecar_keys
-from pgarchiver_tui.db.connection import first_line, scalar, translate
+from pgarchiver_tui.db.connection import scalar, translate
 from pgarchiver_tui.db.discovery import columns_of
 from pgarchiver_tui.pipeline import codecs, digest, formats
-from pgarchiver_tui.pipeline.source import copy_out
+from pgarchiver_tui.pipeline.source import CopyCount, copy_out
 from pgarchiver_tui.runner.retry import RetryPolicy
+from pgarchiver_tui.runner.run import Attempt, Claim, JobHandler, ObjectRun, RunOptions
 from pgarchiver_tui.runner.throttle import RateLimiter
-from pgarchiver_tui.runner.workers import ConnectedWorkers
 from pgarchiver_tui.storage import Finding, ObjectInfo, Storage
 
-PROGRESS_INTERVAL = 0.2  # seconds between progress events of one worker
 # why an object is skipped; the row accounting reads the rows these results carry
 SKIP_RECORDED = "already archived (cache and destination agree)"
 SKIP_FOUND = "found in the destination with matching facts; recorded in the cache"
@@ -62,6 +56,7 @@ class ArchiveOptions:
     retry: RetryPolicy = RetryPolicy()
     max_rate_mb: float = 0.0  # MB/s read from the database by the whole run; 0: unlimited
     pause_seconds: float = 0.0  # between two objects of one worker
+    date_column: str | None = None  # the column that dates the rows: --date-column or the range partition key
 
     @property
     def extension(self) -> str:
@@ -78,99 +73,47 @@ class ArchiveOptions:
         return self.level if self.level is not None else codecs.get_codec(self.compression).default_level
 
 
-class ArchiveRun:
-    """One run over a plan. `run()` blocks; `cancel()` may be called from any thread or a signal handler."""
+class ArchiveHandler(JobHandler[Job]):
+    """Archiving one job: COPY → format → compress → hash → store → check → sidecar facts → cache."""
 
-    def __init__(self, jobs: list[Job], options: ArchiveOptions, storage: Storage, cache: Cache | None,
-                 emit: Callable[[Event], None], notes: Iterable[str] = (),
-                 clock: Callable[[], float] = time.monotonic,
+    command = "archive"
+
+    def __init__(self, options: ArchiveOptions, storage: Storage, cache: Cache | None,
                  account: Callable[[list[JobResult]], TableAccount] | None = None) -> None:
-        self.jobs = jobs
-        self.account = account  # where every row went, from the results: the run's row accounting
-        self.options = options
-        self.storage = storage
-        self.cache = cache
-        self.emit = emit
-        self.notes = list(notes)
-        self.clock = clock
-        self._workers: ConnectedWorkers[Job] = ConnectedWorkers(
-            options.conninfo, options.workers, options.statement_timeout_ms, options.lock_timeout_ms,
-            snapshot=True)
-        self.cancelled = self._workers.cancelled
-        self._lock = threading.Lock()
-        self._results: list[JobResult] = []
+        self.options, self.storage, self.cache = options, storage, cache
+        self._account = account  # where every row went, from the results: the run's row accounting
         self._existing: set[str] = set()  # keys the destination held when the run started
-        self._limiter = RateLimiter(options.max_rate_mb * 1e6, self.cancelled) if options.max_rate_mb else None
+        self._limiter: RateLimiter | None = None
 
-    # -- control -------------------------------------------------------------------------------------------
-    def cancel(self) -> None:
-        self._workers.cancel()
+    def job(self, item: Job) -> Job:
+        return item
 
-    # -- the run -------------------------------------------------------------------------------------------
-    def run(self) -> RunFinished:
-        started = self.clock()
-        self.emit(RunStarted(len(self.jobs), self.options.workers, sum(j.estimated_rows for j in self.jobs),
-                             self.storage.url, self.options.dry_run))
-        for note in self.notes:
-            self.emit(Notice(note))
-        with self.storage.findings.listening(self._learned):
-            return self._archive(started)
+    def session(self, run: ObjectRun[Job]) -> contextlib.AbstractContextManager[object]:
+        """While the run lasts, what the store does differently from the contract is said once, in the log
+        and the run's notices, and a refused abort is remembered for verify and health."""
+        def learned(finding: Finding) -> None:
+            run.note(finding.message, "info")
+            if finding.leftover is not None and self.cache is not None:
+                self.cache.remember_leftover(finding.leftover.key, finding.leftover.upload_id, finding.message)
+        return self.storage.findings.listening(learned)
 
-    def _learned(self, finding: Finding) -> None:
-        """What the store does differently from the contract: said once, in the log and the run's notices."""
-        self.notes.append(finding.message)
-        self.emit(Notice(finding.message))
-        if finding.leftover is not None and self.cache is not None:
-            self.cache.remember_leftover(finding.leftover.key, finding.leftover.upload_id, finding.message)
+    def account(self, results: list[JobResult]) -> TableAccount | None:
+        return self._account(results) if self._account else None
 
-    def _archive(self, started: float) -> RunFinished:
-        todo: list[Job] = []
-        try:
-            for job, reason, rows in self._decide(self.jobs):
-                if reason is None:
-                    todo.append(job)
-                else:
-                    self._finish(JobResult(job, Outcome.SKIPPED, reason=reason, rows=rows))
-        except ArchiverError as exc:  # the destination cannot even be listed: nothing can be archived
-            decided = {r.job.key for r in self._results}
-            for job in self.jobs:
-                if job.key not in decided:
-                    self._finish(JobResult(job, Outcome.FAILED, reason=str(exc), category=exc.category,
-                                           retryable=exc.retryable))
-            return self._finished(started)
-        for job in self._workers.each(todo, self._work, "archive"):  # never started: the run was cancelled
-            self._finish(JobResult(job, Outcome.CANCELLED, reason="not started: run cancelled"))
-        return self._finished(started)
-
-    def _finished(self, started: float) -> RunFinished:
-        order = {job.key: n for n, job in enumerate(self.jobs)}
-        results = sorted(self._results, key=lambda r: order.get(r.job.key, 0))
-        accounting = self.account(results) if self.account else None
-        finished = RunFinished(results, self.notes, self.clock() - started, self.cancelled.is_set(), accounting)
-        self.emit(finished)
-        return finished
-
-    def _finish(self, result: JobResult) -> None:
-        with self._lock:
-            self._results.append(result)
-        self.emit(result)
-
-    def _decide(self, jobs: list[Job]) -> Iterator[tuple[Job, str | None, int]]:
-        """Skip what is archived already, from one listing per prefix instead of a HEAD per object.
-
-        Yields each job with the reason to skip it (None: archive it) and the rows a skipped object holds.
-        """
+    # -- before the workers: skip what is archived already ---------------------------------------------------
+    def prepare(self, run: ObjectRun[Job]) -> Iterator[JobResult]:
+        """Skip what is archived already, from one listing per prefix instead of a HEAD per object."""
+        if self.options.max_rate_mb:
+            self._limiter = RateLimiter(self.options.max_rate_mb * 1e6, run.cancelled)
         if self.options.force or self.options.dry_run:
-            for job in jobs:
-                yield job, None, 0
             return
+        jobs = run.items
         listing = self._listing([job.key for job in jobs])
         self._existing = set(listing)
         rebuilt = 0
         for job in jobs:
             info = listing.get(job.key)
             if info is None:
-                yield job, None, 0
                 continue
             has_facts = any(name in listing for name in sidecar_keys(job.key))
             record = self.cache.get(job.key) if self.cache else None
@@ -179,29 +122,26 @@ class ArchiveRun:
                 owner = (facts.schema, facts.table) if facts else (record.schema, record.table_name)
                 evidence = "its sidecar facts say so" if facts else "recorded in the cache"
                 if clash := collision(job, *owner, evidence):
-                    self._finish(JobResult(job, Outcome.FAILED, category="configuration", reason=clash))
+                    yield JobResult(job, Outcome.FAILED, category="configuration", reason=clash)
                     continue
                 record = None  # a stale record of another table: the object's own facts say it is ours
             if record and record.status == "archived" and _matches(info, record.bytes_out, record.etag) \
                     and has_facts:
-                yield job, SKIP_RECORDED, record.rows
+                yield JobResult(job, Outcome.SKIPPED, reason=SKIP_RECORDED, rows=record.rows)
                 continue
             facts = self._read_facts(job.key) if has_facts else None
             if facts is None or not _matches(info, facts.bytes_out, facts.etag):
-                yield job, None, 0  # an object without its facts is an interrupted write: redo it
-                continue
+                continue  # an object without its facts is an interrupted write: redo it
             if clash := collision(job, facts.schema, facts.table, "its sidecar facts say so"):
-                self._finish(JobResult(job, Outcome.FAILED, category="configuration", reason=clash))
+                yield JobResult(job, Outcome.FAILED, category="configuration", reason=clash)
                 continue
             if self.cache:
-                self.cache.record_archived(_record_from_facts(facts))
+                self._record(_record_from_facts(facts))
                 rebuilt += 1
-            yield job, SKIP_FOUND, facts.rows
+            yield JobResult(job, Outcome.SKIPPED, reason=SKIP_FOUND, rows=facts.rows)
         if rebuilt:  # a lost or reset cache, or a run killed before it recorded: say so, it is no failure
-            note = (f"the cache had no record of {rebuilt} object(s) the destination holds; recorded them from "
-                    "their sidecar facts")
-            self.notes.append(note)
-            self.emit(Notice(note))
+            run.note(f"the cache had no record of {rebuilt} object(s) the destination holds; recorded them from "
+                     "their sidecar facts")
 
     def _listing(self, keys: list[str]) -> dict[str, ObjectInfo]:
         prefixes = {key.rsplit("/", 1)[0] + "/" if "/" in key else "" for key in keys}
@@ -222,89 +162,61 @@ class ArchiveRun:
                     return None
         return None
 
-    # -- a worker ------------------------------------------------------------------------------------------
-    def _work(self, worker: int, job: Job) -> None:
-        self._finish(self._archive_one(worker, job))
-        if self.options.pause_seconds:
-            self.cancelled.wait(self.options.pause_seconds)
-
-    def _archive_one(self, worker: int, job: Job) -> JobResult:
-        """Archive one job, retrying transient failures; a job is atomic, so a retry starts clean."""
-        started = self.clock()
-        delays = self.options.retry.delays()
-        attempt = 1
-        while True:
-            result = self._attempt(worker, job)
-            retryable = result.outcome is Outcome.FAILED and result.retryable
-            delay = next(delays, None) if retryable else None
-            if delay is None or self.cancelled.is_set() or \
-                    self.clock() - started + delay > self.options.retry.budget_seconds:
-                return replace(result, attempts=attempt, seconds=self.clock() - started)
-            attempt += 1
-            self.emit(Notice(f"{job.key}: {result.reason} [{result.category}]; retrying in {delay:.1f}s "
-                             f"(attempt {attempt} of {self.options.retry.attempts})"))
-            if self.cancelled.wait(delay):
-                return replace(result, outcome=Outcome.CANCELLED, attempts=attempt - 1,
-                               reason=f"cancelled while waiting to retry after: {result.reason}")
-
-    def _attempt(self, worker: int, job: Job) -> JobResult:
-        started_at = now_iso()
-        started = self.clock()
-        progress = _Progress(self, worker, job, started)
-        self.emit(JobStarted(worker, job))
-        progress.stage(Stage.CONNECTING)
+    def _record(self, record: Record) -> None:
+        assert self.cache is not None
         try:
-            conn = self._workers.connection(worker)
-            result: JobResult | None = None
-            try:
-                with conn.transaction():
-                    result = self._stream(conn, worker, job, progress, started_at)
-            except psycopg.Error as exc:
-                self._workers.drop_connection(worker)
-                if result is not None:
-                    # only the commit of the read-only transaction failed: the object is stored, checked and
-                    # recorded, so redoing it would only find it there and misreport it as another run's
-                    return result
-                raise translate(exc, self.cancelled.is_set()) from None
-            except BaseException:
-                self._workers.drop_connection(worker)
-                raise
-            return result
-        except WriteConflict as exc:
-            return JobResult(job, Outcome.SKIPPED, worker, reason=str(exc), seconds=self.clock() - started)
-        except ArchiverError as exc:
-            outcome = Outcome.CANCELLED if isinstance(exc, Cancelled) else Outcome.FAILED
-            error = str(exc) or exc.category
-            if outcome is Outcome.FAILED and self.cache and not self.options.dry_run:
-                self.cache.record_failure(_record(job, self.options, started_at), error)
-            return JobResult(job, outcome, worker, reason=error, category=exc.category,
-                             retryable=exc.retryable, seconds=self.clock() - started)
-        except Exception as exc:  # noqa: BLE001 - one job's surprise must not end the run
-            error = f"{type(exc).__name__}: {first_line(exc)}"
-            if self.cache and not self.options.dry_run:
-                self.cache.record_failure(_record(job, self.options, started_at), error)
-            return JobResult(job, Outcome.FAILED, worker, reason=error, category="error",
-                             seconds=self.clock() - started)
+            self.cache.record_archived(record)
+        except sqlite3.Error as exc:
+            raise CacheError(f"stored in the destination, but the cache cannot record it ({exc}); the next run "
+                             "finds it there and records it") from None
 
-    def _stream(self, conn: psycopg.Connection, worker: int, job: Job, progress: _Progress,
-                started_at: str) -> JobResult:
-        options = self.options
+    # -- a worker ------------------------------------------------------------------------------------------
+    def claim(self, item: Job) -> Claim | None:
+        if self.options.dry_run:
+            return None
+        return Claim(object_claim(self.storage.url, item.key),
+                     busy=f"{item.key} is being archived by another run right now")
+
+    def failed(self, item: Job, result: JobResult) -> None:
+        if self.cache and not self.options.dry_run and result.category != "cache":
+            self.cache.record_failure(_failed_record(item, self.options, now_iso()), result.reason)
+
+    def attempt(self, work: Attempt, job: Job) -> JobResult:
+        """One try at one job, in one read-only snapshot transaction."""
+        started_at = now_iso()
+        conn = work.connection()
+        result: JobResult | None = None
+        try:
+            with conn.transaction():
+                result = self._stream(conn, work, job, started_at)
+        except psycopg.Error as exc:
+            work.drop_connection()
+            if result is not None:
+                # only the commit of the read-only transaction failed: the object is stored, checked and
+                # recorded, so redoing it would only find it there and misreport it as another run's
+                return result
+            raise translate(exc, work.cancelled.is_set()) from None
+        return result
+
+    def _stream(self, conn: psycopg.Connection, work: Attempt, job: Job, started_at: str) -> JobResult:
+        options, progress = self.options, work.meter
         fmt = formats.get_format(options.format)
         codec = codecs.get_codec(options.outer_compression)
         cursor = conn.cursor()
         if not options.dry_run:
-            self._claim(cursor, job)
+            self._check_claimed(job)
         if job.skip_if_empty and not any(_has_rows(cursor, job, part) for part in job.slices):
-            return JobResult(job, Outcome.SKIPPED, worker, reason=SKIP_EMPTY)
+            return JobResult(job, Outcome.SKIPPED, reason=SKIP_EMPTY)
         columns = _common_columns(conn, job)
         counted = {"server_rows": 0, "header_lines": 0}
 
         def rows() -> Generator[bytes, None, None]:
             for n, part in enumerate(job.slices):
                 statement = fmt.copy_out(_selection(job, part), columns, first=n == 0)
-                chunks = copy_out(cursor, statement, self.cancelled, progress.read)
+                copied = CopyCount()
+                chunks = copy_out(cursor, statement, work.cancelled, progress.read, copied)
                 yield from self._limiter.limit(chunks) if self._limiter else chunks
-                counted["server_rows"] += max(cursor.rowcount, 0)
+                counted["server_rows"] += copied.rows
                 counted["header_lines"] += fmt.header_lines(first=n == 0)
             progress.stage(Stage.UPLOADING)
 
@@ -321,7 +233,7 @@ class ArchiveRun:
                     pass
             else:
                 # no-clobber when the key was free at the start: a concurrent run's object is never overwritten
-                stored = self.storage.write(job.key, chunks, self.cancelled,
+                stored = self.storage.write(job.key, chunks, work.cancelled,
                                             if_absent=job.key not in self._existing and not options.force)
         finally:
             # a write that failed mid-stream leaves the COPY running: end it now, or the rollback waits forever
@@ -329,9 +241,9 @@ class ArchiveRun:
         rows_read = progress.rows - counted["header_lines"]
         if rows_read != counted["server_rows"]:
             raise IntegrityError(f"read {rows_read} rows but the server sent {counted['server_rows']}")
-        seconds = self.clock() - progress.started
+        seconds = progress.seconds
         if options.dry_run:
-            return JobResult(job, Outcome.DRY_RUN, worker, reason=f"would write {job.key}", rows=rows_read,
+            return JobResult(job, Outcome.DRY_RUN, reason=f"would write {job.key}", rows=rows_read,
                              bytes_in=raw.bytes, bytes_out=stored_tally.bytes, seconds=seconds)
         progress.stage(Stage.CHECKING)
         self._check(job.key, stored.size, stored.etag, stored_tally)
@@ -343,7 +255,7 @@ class ArchiveRun:
             duration=job.duration.value, format=options.format, compression=options.outer_compression,
             columns=columns, rows=rows_read, bytes_in=raw.bytes, bytes_out=stored.size,
             sha256=stored_tally.sha256, etag=stored.etag, part_sizes=stored.part_sizes,
-            tool_version=__version__, created_at=now_iso(),
+            tool_version=__version__, created_at=now_iso(), date_column=job.date_column or options.date_column or "",
         )
         try:
             self.storage.put_bytes(sidecar_key(job.key), json.dumps(asdict(facts), indent=1).encode())
@@ -354,24 +266,17 @@ class ArchiveRun:
             with contextlib.suppress(Exception):
                 self.storage.delete(job.key)
             raise
-        seconds = self.clock() - progress.started
+        seconds = progress.seconds
         if self.cache:
             record = _record_from_facts(facts)
             record.started_at, record.finished_at, record.seconds = started_at, now_iso(), seconds
-            self.cache.record_archived(record)
-        return JobResult(job, Outcome.ARCHIVED, worker, rows=rows_read, bytes_in=raw.bytes,
-                         bytes_out=stored.size, seconds=seconds)
+            self._record(record)
+        return JobResult(job, Outcome.ARCHIVED, rows=rows_read, bytes_in=raw.bytes, bytes_out=stored.size,
+                         seconds=seconds)
 
-    def _claim(self, cursor: psycopg.Cursor, job: Job) -> None:
-        """Claim the object for this transaction with an advisory lock: runs on other hosts see it too.
-
-        Raises WriteConflict when another run holds it, or finished it since this run listed the destination.
-        """
-        # the bucket or directory and the key, not the endpoint's spelling: every route to one object claims it
-        claim = f"pgarchiver-tui:{self.storage.url.split('?')[0]}:{job.key}"
-        if not scalar(cursor, "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (claim,)):
-            raise WriteConflict(f"{job.key} is being archived by another run right now")
-        # holding the claim, any unfinished write of this key is a dead run's (killed mid-upload): clear it
+    def _check_claimed(self, job: Job) -> None:
+        """Holding the claim (runner/run.py): clear a dead run's unfinished write of the key, and stop when another
+        run finished the object since this run listed the destination (WriteConflict)."""
         for item in self.storage.unfinished(job.key):
             if item.key == job.key:
                 self.storage.abort(item)
@@ -405,37 +310,18 @@ class ArchiveRun:
             raise IntegrityError(f"{key}: the store reports ETag {stored_etag}, expected {etag}")
 
 
-class _Progress:
-    """Counts what flows and emits throttled JobProgress events for one worker's job."""
+ArchiveRun = ObjectRun[Job]
 
-    def __init__(self, run: ArchiveRun, worker: int, job: Job, started: float) -> None:
-        self.run, self.worker, self.job, self.started = run, worker, job, started
-        self.rows = self.bytes_in = self.bytes_out = 0
-        self.current = Stage.CONNECTING
-        self._last = 0.0
 
-    def read(self, rows: int, size: int) -> None:
-        self.rows += rows
-        self.bytes_in += size
-        self._maybe_emit()
-
-    def written(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        for chunk in chunks:
-            self.bytes_out += len(chunk)
-            yield chunk
-
-    def stage(self, stage: Stage) -> None:
-        self.current = stage
-        self._emit()
-
-    def _maybe_emit(self) -> None:
-        if self.run.clock() - self._last >= PROGRESS_INTERVAL:
-            self._emit()
-
-    def _emit(self) -> None:
-        self._last = now = self.run.clock()
-        self.run.emit(JobProgress(self.worker, self.job, self.current, self.rows, self.bytes_in, self.bytes_out,
-                                  now - self.started))
+def archive_run(jobs: list[Job], options: ArchiveOptions, storage: Storage, cache: Cache | None, emit: Emit,
+                notes: Iterable[str] = (), clock: Callable[[], float] = time.monotonic,
+                account: Callable[[list[JobResult]], TableAccount] | None = None) -> ArchiveRun:
+    """An archive run over `jobs` on the run skeleton; `run()` blocks, `cancel()` from anywhere."""
+    run_options = RunOptions(options.conninfo, options.workers, snapshot=True,
+                             statement_timeout_ms=options.statement_timeout_ms,
+                             lock_timeout_ms=options.lock_timeout_ms, retry=options.retry,
+                             pause_seconds=options.pause_seconds, dry_run=options.dry_run, destination=storage.url)
+    return ObjectRun(ArchiveHandler(options, storage, cache, account), jobs, run_options, emit, notes, clock)
 
 
 def _selection(job: Job, part: Slice) -> formats.Selection:
@@ -471,7 +357,7 @@ def _common_prefix(keys: list[str]) -> str:
     return first[:n]
 
 
-def _record(job: Job, options: ArchiveOptions, started_at: str) -> Record:
+def _failed_record(job: Job, options: ArchiveOptions, started_at: str) -> Record:
     return Record(
         key=job.key, schema=job.schema, table_name=job.table, period_start=job.period.start.isoformat(),
         period_end=job.period.end.isoformat(), duration=job.duration.value, status="failed",

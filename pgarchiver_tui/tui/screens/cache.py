@@ -16,8 +16,11 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
 from pgarchiver_tui.cache import Cache, Record, open_cache
+from pgarchiver_tui.commands.holdings import readable
+from pgarchiver_tui.commands.restore import RestoreChoices, one_table
 from pgarchiver_tui.commands.restore import prepare_restore as prepare_restore_run
-from pgarchiver_tui.core.errors import ArchiverError
+from pgarchiver_tui.commands.verify import group_by_table, table_settings
+from pgarchiver_tui.core.errors import ArchiverError, ConfigError
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.render.live_state import LiveState
 from pgarchiver_tui.storage.destination import names_destination, open_destination
@@ -25,7 +28,7 @@ from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import age_text, human_bytes, parse_stamp, ratio_text, rows_text
 from pgarchiver_tui.tui.screens.restore import RestoreScreen
 from pgarchiver_tui.tui.screens.restore_dialog import RestoreChoice, RestoreDialog
-from pgarchiver_tui.tui.widgets.verify_panel import VerifyGroup, VerifyPanel, notify_verified, verify_settings
+from pgarchiver_tui.tui.widgets.verify_panel import VerifyPanel, notify_verified
 
 STATUS_FILTERS = ("all", "archived", "failed")
 STATUS_STYLES = {"archived": "green", "failed": "bold red"}
@@ -259,10 +262,9 @@ class CacheScreen(Screen[None]):
         self.query_one(DataTable).action_cursor_down()
 
     def chosen(self) -> list[Record]:
-        """The marked records, or else the highlighted one; only what is archived can be read back."""
+        """The marked records, or else the highlighted one, that can be read back."""
         current = self.current_record()
-        picked = [r for r in self.records if r.key in self.selected] or ([current] if current else [])
-        return [r for r in picked if r.status == "archived"]
+        return readable([r for r in self.records if r.key in self.selected] or ([current] if current else []))
 
     def action_verify(self) -> None:
         panel = self.query_one(VerifyPanel)
@@ -272,10 +274,7 @@ class CacheScreen(Screen[None]):
         if not records:
             self.notify("nothing archived chosen: mark records with space", severity="warning")
             return
-        tables: dict[str, list[str]] = {}
-        for record in records:
-            tables.setdefault(f"{record.schema}.{record.table_name}", []).append(record.key)
-        panel.start([VerifyGroup(table, tuple(keys)) for table, keys in tables.items()])
+        panel.start(group_by_table((f"{r.schema}.{r.table_name}", r.key) for r in records))
 
     @on(VerifyPanel.Checked)
     def verified(self) -> None:
@@ -291,12 +290,11 @@ class CacheScreen(Screen[None]):
         if not records:
             self.notify("nothing archived chosen: mark records with space", severity="warning")
             return
-        tables = {f"{r.schema}.{r.table_name}" for r in records}
-        if len(tables) > 1:
-            self.notify(f"the chosen records belong to {len(tables)} tables; restore one table at a time",
-                        severity="warning")
+        try:
+            table = one_table(records)
+        except ConfigError as exc:
+            self.notify(str(exc), severity="warning")
             return
-        [table] = tables
         rows = sum(r.rows for r in records)
         body = (f"{len(records)} object(s) of {escape(table)}, {rows:,} rows ({human_bytes(sum(r.bytes_out for r in records))}"
                 f" stored)\nfrom {escape(self.url)}\n"
@@ -313,10 +311,10 @@ class CacheScreen(Screen[None]):
 
     @work(thread=True, group="prepare-restore", exit_on_error=False)
     def prepare_restore(self, table: str, keys: tuple[str, ...], choice: RestoreChoice) -> RestoreScreen:
-        settings = replace(verify_settings(self.settings, table), dry_run=choice.dry_run)
+        settings = replace(table_settings(self.settings, table), dry_run=choice.dry_run)
         buffer = EventBuffer()
         emit = LiveState("restore", settings.cache_dir).tee(buffer.put)  # for the web viewer
-        return RestoreScreen(prepare_restore_run(settings, choice.target, emit, keys=keys), buffer)
+        return RestoreScreen(prepare_restore_run(settings, RestoreChoices(choice.target), emit, keys=keys), buffer)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "prepare-restore":

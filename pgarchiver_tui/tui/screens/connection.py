@@ -18,7 +18,7 @@ from pgarchiver_tui.commands.preflight import check_database, check_destination
 from pgarchiver_tui.core import schema
 from pgarchiver_tui.core.errors import ArchiverError
 from pgarchiver_tui.core.periods import Duration
-from pgarchiver_tui.core.settings import Settings, load_settings, save_profile
+from pgarchiver_tui.core.settings import Settings, load_settings, save_profile, with_text_values
 from pgarchiver_tui.pipeline import codecs, formats
 from pgarchiver_tui.storage.destination import parse_destination
 from pgarchiver_tui.tui.screens.profile_dialog import LoadProfileScreen, SaveProfileScreen
@@ -132,15 +132,11 @@ class ConnectionScreen(Screen[None]):
 
     def form_settings(self) -> Settings:
         """The settings the form describes; raises ValueError naming a field that cannot be read."""
-        values: dict[str, Any] = {}
-        for spec in SPECS:
-            text = self.field(spec.name).value
-            try:
-                value = schema.parse_text(spec.name, text, spec.label) if text else None
-            except ArchiverError as exc:
-                raise ValueError(str(exc)) from None
-            values[spec.name] = getattr(Settings(), spec.name) if value is None else value
-        return replace(self.settings, **values)
+        try:
+            return with_text_values(self.settings, {spec.name: self.field(spec.name).value for spec in SPECS},
+                                    {spec.name: spec.label for spec in SPECS})
+        except ArchiverError as exc:
+            raise ValueError(str(exc)) from None
 
     def check_level(self, text: str) -> None:
         codec = codecs.get_codec(self.field("compression").value or "zstd")

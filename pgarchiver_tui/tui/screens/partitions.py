@@ -26,15 +26,16 @@ from pgarchiver_tui.commands.inventory import (
     count_rows,
     refresh_status,
 )
-from pgarchiver_tui.commands.verify import ObjectCheck
+from pgarchiver_tui.commands.verify import VerifyGroup
 from pgarchiver_tui.core.errors import ArchiverError
+from pgarchiver_tui.core.events import JobResult
 from pgarchiver_tui.core.model import Job
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.tui.formatting import human_bytes, literal, period_text, rows_text
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
 from pgarchiver_tui.tui.widgets.fixed_table import FixedTable
 from pgarchiver_tui.tui.widgets.selection_totals import SelectionTotals
-from pgarchiver_tui.tui.widgets.verify_panel import VerifyGroup, VerifyPanel, check_status, notify_verified
+from pgarchiver_tui.tui.widgets.verify_panel import VerifyPanel, check_status, notify_verified
 
 Loader = Callable[[Settings], Prepared]
 FILTER_DELAY = 0.3  # seconds of quiet typing before the table is filtered
@@ -93,7 +94,7 @@ class PartitionsScreen(Screen[None]):
         self.sort_reverse = False
         self.range_start: int | None = None
         self.filter_timer: Timer | None = None
-        self.outcomes: dict[str, ObjectCheck] = {}  # verified from this screen
+        self.outcomes: dict[str, JobResult] = {}  # verified from this screen
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Protocol
 
 from rich.markup import escape
@@ -16,7 +15,6 @@ from textual.widgets import Footer, Header, RichLog, Static
 from textual.worker import Worker, WorkerState
 
 from pgarchiver_tui.commands.archive.prepare import Prepared
-from pgarchiver_tui.commands.archive.run import ArchiveRun
 from pgarchiver_tui.core.events import (
     Event,
     JobProgress,
@@ -24,7 +22,7 @@ from pgarchiver_tui.core.events import (
     JobStarted,
     Notice,
     Outcome,
-    RunFinished,
+    RunReport,
     RunStarted,
 )
 from pgarchiver_tui.core.model import Job
@@ -46,7 +44,7 @@ class Cancellable(Protocol):
 
 class WatchScreen(Screen[None]):
     """What every run shows alike (archive or restore): a bar per worker, the overall bar, results, the log,
-    the summary, cancelling. A subclass starts its run and draws its own results and end."""
+    the summary, cancelling; all from the one event union and report. A subclass starts its run."""
 
     BINDINGS = [
         Binding("x", "cancel", "Cancel run"),
@@ -54,6 +52,7 @@ class WatchScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
     doing = "Running"  # the title while it runs
+    failure_hint = "a rerun does what failed and skips what is done"
 
     def __init__(self, objects: int, workers: int, destination: str, dry_run: bool,
                  buffer: EventBuffer | None = None) -> None:
@@ -67,6 +66,7 @@ class WatchScreen(Screen[None]):
         self.done = self.done_rows = self.done_bytes = 0
         self.live: dict[int, JobProgress] = {}
         self.worker_count = max(1, min(workers, objects))
+        self.report: RunReport | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -152,13 +152,32 @@ class WatchScreen(Screen[None]):
         elif isinstance(event, JobStarted):
             if event.worker in bars:
                 bars[event.worker].started(event)
-            sources = ", ".join(p.source.qualified for p in event.job.slices)
+            sources = ", ".join(p.source.qualified for p in event.job.slices) or event.job.key
             self.log_line(f"w{event.worker} {escape(event.job.label)} ← {escape(sources)}")
-        else:
-            self.handle_own(bars, event)
+        elif isinstance(event, JobResult):
+            self.result(bars, event)
+        elif isinstance(event, RunReport):
+            self.run_finished(event)
 
-    def handle_own(self, bars: dict[int, WorkerBar], event: object) -> None:
-        """A subclass's events: its results and its end."""
+    def result(self, bars: dict[int, WorkerBar], result: JobResult) -> None:
+        self.object_done(bars, result.key, result.rows, result.bytes_in)
+        self.query_one(ResultsTable).add_result(result)
+        if result.outcome.done:
+            self.log_line(f"{result.outcome.value} {escape(result.key)}: {result.rows:,} rows, "
+                          f"{human_bytes(result.bytes_in)} → {human_bytes(result.bytes_out)}, "
+                          f"{rate_text(result.bytes_in, result.seconds)}")
+        elif result.outcome is Outcome.FAILED:
+            self.log_line(f"[red]failed {escape(result.key)} {escape(f'[{result.category}]')}: "
+                          f"{escape(result.reason)}[/red]")
+        else:
+            self.log_line(f"{result.outcome.value} {escape(result.key)}: {escape(result.reason)}")
+
+    def run_finished(self, report: RunReport) -> None:
+        self.report = report
+        self.query_one(RunSummary).show(report, self.failure_hint)
+        head = "Interrupted" if report.cancelled else "Dry run finished" if self.dry_run else "Finished"
+        self.done = len(report.results)
+        self.ended(head, report.seconds, report.rows, report.bytes_in)
 
     def object_done(self, bars: dict[int, WorkerBar], key: str, rows: int, size: int) -> None:
         """Count one finished object and free the bar of the worker that had it."""
@@ -228,13 +247,13 @@ class WatchScreen(Screen[None]):
 class RunScreen(WatchScreen):
     TITLE = "Run"
     doing = "Archiving"
+    failure_hint = "press [b]r[/b] to retry the failures"
 
     def __init__(self, prepared: Prepared, jobs: list[Job], dry_run: bool, autostart: bool = True) -> None:
         super().__init__(len(jobs), prepared.options.workers, prepared.storage.url, dry_run)
         self.prepared = prepared
         self.jobs = jobs
         self.autostart = autostart
-        self.finished: RunFinished | None = None
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -243,52 +262,26 @@ class RunScreen(WatchScreen):
 
     def start(self, jobs: list[Job]) -> None:
         self.begin(jobs)
-        options = replace(self.prepared.options, dry_run=self.dry_run)
-        cache = None if self.dry_run else self.prepared.cache
         emit = LiveState("archive", self.prepared.settings.cache_dir).tee(self.buffer.put)  # for the web viewer
-        archive_run = ArchiveRun(jobs, options, self.prepared.storage, cache, emit,
-                                 notes=self.prepared.notes)
+        archive_run = self.prepared.run(emit, jobs, dry_run=self.dry_run)
         self.active = archive_run
         self.execute(archive_run.run)
 
     def begin(self, jobs: list[Job]) -> None:  # type: ignore[override]
         self.jobs = jobs
-        self.finished = None
+        self.report = None
         super().begin(len(jobs))
 
-    def handle_own(self, bars: dict[int, WorkerBar], event: object) -> None:
-        if isinstance(event, JobResult):
-            self.result(bars, event)
-        elif isinstance(event, RunFinished):
-            self.run_finished(event)
-
-    def result(self, bars: dict[int, WorkerBar], result: JobResult) -> None:
-        self.object_done(bars, result.job.key, result.rows, result.bytes_in)
-        self.query_one(ResultsTable).add_result(result)
-        if result.outcome in (Outcome.ARCHIVED, Outcome.DRY_RUN):
-            self.log_line(f"{result.outcome.value} {escape(result.job.key)}: {result.rows:,} rows, "
-                          f"{human_bytes(result.bytes_in)} → {human_bytes(result.bytes_out)}, "
-                          f"{rate_text(result.bytes_in, result.seconds)}")
-        elif result.outcome is Outcome.FAILED:
-            self.log_line(f"[red]failed {escape(result.job.key)} {escape(f'[{result.category}]')}: "
-                          f"{escape(result.reason)}[/red]")
-        else:
-            self.log_line(f"{result.outcome.value} {escape(result.job.key)}: {escape(result.reason)}")
-
-    def run_finished(self, finished: RunFinished) -> None:
-        self.finished = finished
-        self.app.last_finished = finished  # type: ignore[attr-defined]
-        self.query_one(RunSummary).show(finished)
-        head = "Interrupted" if finished.cancelled else "Dry run finished" if self.dry_run else "Finished"
-        self.done = len(finished.results)
-        self.ended(head, finished.seconds, finished.rows, finished.bytes_in)
+    def run_finished(self, report: RunReport) -> None:
+        self.app.last_finished = report  # type: ignore[attr-defined]
+        super().run_finished(report)
 
     def can_retry(self) -> bool:
-        return bool(self.finished and self.finished.failures and not self.running)
+        return bool(self.report and self.report.failures and not self.running)
 
     def action_retry(self) -> None:
-        if self.finished and self.finished.failures and not self.running:
-            failed = [r.job for r in self.finished.failures]
+        if self.report and self.report.failures and not self.running:
+            failed = [r.job for r in self.report.failures]
             self.log_line(f"[b]retrying {len(failed)} failed object(s)[/b]")
             self.query_one(ResultsTable).clear()
             self.start(failed)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from pgarchiver_tui.core.events import RunFinished
-from pgarchiver_tui.render.report import summary_fields
+from pgarchiver_tui.core.events import RunReport
 from pgarchiver_tui.tui.formatting import human_bytes, literal, rate_text
 
 
@@ -16,25 +15,27 @@ class RunSummary(Static):
     RunSummary.-shown { display: block; }
     """
 
-    def show(self, finished: RunFinished) -> None:
-        figures = summary_fields(finished)
-        head = "[b]Interrupted[/b]" if finished.cancelled else "[b]Finished[/b]"
-        counts = (f"{figures['archived']} archived, {figures['skipped']} skipped, "
-                  f"[b]{figures['failed']} failed[/b], {figures['cancelled']} cancelled")
-        if figures["dry_run"]:
-            counts += f", {figures['dry_run']} dry run"
-        lines = [f"{head}: {counts}",
-                 f"{figures['rows']:,} rows, {human_bytes(figures['bytes_in'])} → "
-                 f"{human_bytes(figures['bytes_out'])} in {finished.seconds:.1f}s "
-                 f"({rate_text(figures['bytes_in'], max(finished.seconds, 1e-9))})"]
-        for failure in finished.failures[:4]:
+    def show(self, report: RunReport, failure_hint: str = "") -> None:
+        """Any run's end, the figures of the headless summary: counts, rows (and bytes moved), failures."""
+        head = "[b]Interrupted[/b]" if report.cancelled else "[b]Finished[/b]"
+        counts = report.counts_text().replace(f"{len(report.failures)} failed", f"[b]{len(report.failures)} failed[/b]",
+                                              1)
+        figures = f"{report.rows:,} rows"
+        if report.command == "archive":
+            figures += (f", {human_bytes(report.bytes_in)} → {human_bytes(report.bytes_out)} in {report.seconds:.1f}s "
+                        f"({rate_text(report.bytes_in, max(report.seconds, 1e-9))})")
+        else:
+            figures += f" in {report.seconds:.1f}s"
+        lines = [f"{head}: {counts}", figures]
+        failures = report.failures
+        for failure in failures[:4]:
             lines.append(f"[red]✗ {literal(failure.job.label)} {literal(f'[{failure.category}]')}: "
                          f"{literal(failure.reason)}[/red]")
-        if len(finished.failures) > 4:
-            lines.append(f"[red]… and {len(finished.failures) - 4} more failures (see results)[/red]")
-        if finished.failures:
-            lines.append("press [b]r[/b] to retry the failures")
-        self.show_lines(lines, bool(finished.failures))
+        if len(failures) > 4:
+            lines.append(f"[red]… and {len(failures) - 4} more failures (see results)[/red]")
+        if failures and failure_hint:
+            lines.append(failure_hint)
+        self.show_lines(lines, bool(failures))
 
     def show_lines(self, lines: list[str], failed: bool) -> None:
         """Any kind of run's end, in markup lines; framed in red when something failed."""

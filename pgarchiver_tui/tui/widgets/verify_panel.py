@@ -1,12 +1,12 @@
 """Verifying chosen objects from a screen: a thread worker, its progress bar, each object's outcome as a message.
 
-The screen that holds it draws the outcomes in its own table (`Checked`) and learns when it is over (`Done`).
+The run itself is the core's (`commands.verify.VerifySelection`); the screen that holds the panel draws the
+outcomes in its own table (`Checked`) and learns when it is over (`Done`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, replace
 
 from rich.markup import escape
 from textual import work
@@ -17,8 +17,8 @@ from textual.widget import Widget
 from textual.widgets import Label
 from textual.worker import Worker, WorkerState
 
-from pgarchiver_tui.commands.verify import ObjectCheck, VerifyReport, VerifyRun, prepare_verify
-from pgarchiver_tui.core.events import JobProgress, JobStarted, Notice
+from pgarchiver_tui.commands.verify import VerifyGroup, VerifySelection
+from pgarchiver_tui.core.events import JobProgress, JobResult, JobStarted, Notice, Outcome, RunReport
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.render.live_state import LiveState
 from pgarchiver_tui.tui.event_buffer import EventBuffer
@@ -27,22 +27,9 @@ from pgarchiver_tui.tui.widgets.overall_bar import OverallBar
 REDRAW_SECONDS = 0.25
 
 
-@dataclass(frozen=True)
-class VerifyGroup:
-    """Objects of one table: verify reads a table's archive at a time."""
-
-    table: str  # schema.name
-    keys: tuple[str, ...]
-
-
-def verify_settings(settings: Settings, table: str) -> Settings:
-    """The screen's settings aimed at one table's whole archive (the keys narrow it down)."""
-    return replace(settings, table=table, schema=None, start_date=None, end_date=None)
-
-
-def check_status(check: ObjectCheck) -> tuple[str, str]:
+def check_status(check: JobResult) -> tuple[str, str]:
     """A verify outcome as a table's status cell: (text, style)."""
-    if check.cancelled:
+    if check.outcome is Outcome.CANCELLED:
         return "cancelled", "yellow"
     return ("verified", "green") if check.ok else ("problem", "bold red")
 
@@ -55,12 +42,12 @@ class VerifyPanel(Vertical):
     """
 
     class Checked(Message):
-        def __init__(self, check: ObjectCheck) -> None:
+        def __init__(self, check: JobResult) -> None:
             super().__init__()
             self.check = check
 
     class Done(Message):
-        def __init__(self, reports: list[VerifyReport], error: str = "") -> None:
+        def __init__(self, reports: list[RunReport], error: str = "") -> None:
             super().__init__()
             self.reports, self.error = reports, error
 
@@ -68,11 +55,10 @@ class VerifyPanel(Vertical):
         super().__init__(id="verify-panel")
         self.settings = settings
         self.buffer = EventBuffer()
-        self.current: VerifyRun | None = None
-        self.cancelled = False
+        self.current: VerifySelection | None = None
         self.total = self.done = self.rows = self.bytes = 0
         self.live: dict[int, JobProgress] = {}
-        self.reports: list[VerifyReport] = []
+        self.reports: list[RunReport] = []
 
     def compose(self) -> ComposeResult:
         yield OverallBar(self.app.clock)  # type: ignore[attr-defined]
@@ -86,29 +72,23 @@ class VerifyPanel(Vertical):
         return self.has_class("-running")
 
     def start(self, groups: Collection[VerifyGroup]) -> None:
-        self.total = sum(len(g.keys) for g in groups)
+        emit = LiveState("verify", self.settings.cache_dir).tee(self.buffer.put)  # for the web viewer
+        self.current = VerifySelection(self.settings, groups, emit)
+        self.total = self.current.objects
         self.done = self.rows = self.bytes = 0
-        self.cancelled = False
         self.reports = []
         self.add_class("-running")
         self.query_one(OverallBar).begin(self.total)
         self.query_one("#verify-line", Label).update(f"verifying {self.total} object(s) … (Escape cancels)")
-        self.execute(list(groups))
+        self.execute(self.current)
 
     def cancel(self) -> None:
-        self.cancelled = True
         if self.current is not None:
             self.current.cancel()
 
     @work(thread=True, group="verify", exit_on_error=False)
-    def execute(self, groups: list[VerifyGroup]) -> None:
-        for group in groups:
-            if self.cancelled:
-                return
-            emit = LiveState("verify", self.settings.cache_dir).tee(self.buffer.put)  # for the web viewer
-            self.current = prepare_verify(verify_settings(self.settings, group.table), False, emit,
-                                          keys=group.keys)
-            self.current.run()  # emits its report last
+    def execute(self, selection: VerifySelection) -> None:
+        selection.run()  # each table's run emits its report last
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "verify" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
@@ -124,9 +104,9 @@ class VerifyPanel(Vertical):
             return
         line = self.query_one("#verify-line", Label)
         for event in events:
-            if isinstance(event, ObjectCheck):
+            if isinstance(event, JobResult):
                 self.done += event.kind == "object"
-                self.rows += event.rows or 0
+                self.rows += event.rows
                 self.bytes += event.bytes_out
                 self.live = {w: p for w, p in self.live.items() if p.job.key != event.key}
                 self.post_message(self.Checked(event))
@@ -136,7 +116,7 @@ class VerifyPanel(Vertical):
                 line.update(f"verifying {escape(event.job.label)} … (Escape cancels)")
             elif isinstance(event, Notice):
                 self.notify(event.message, title="Verify", timeout=6)
-            elif isinstance(event, VerifyReport):
+            elif isinstance(event, RunReport):
                 self.reports.append(event)
                 self.live.clear()
         live_rows = sum(p.rows for p in self.live.values())
@@ -149,9 +129,9 @@ def notify_verified(screen: Widget, done: VerifyPanel.Done) -> None:
     if done.error:
         screen.notify(done.error, title="Verify failed", severity="error", timeout=10)
         return
-    checks = [c for report in done.reports for c in report.checks if c.kind == "object"]
-    bad = sum(bool(c.problems) for c in checks)
-    cancelled = sum(c.cancelled for c in checks)
+    checks = [c for report in done.reports for c in report.results if c.kind == "object"]
+    bad = sum(c.outcome is Outcome.FAILED for c in checks)
+    cancelled = sum(c.outcome is Outcome.CANCELLED for c in checks)
     text = f"{len(checks) - bad - cancelled} ok, {bad} with problems" + (f", {cancelled} cancelled" if cancelled else "")
     screen.notify(text, title=f"Verified {len(checks)} object(s)", severity="error" if bad else "information",
                   timeout=8)

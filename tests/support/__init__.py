@@ -1,0 +1,1 @@
+"""Helpers every test folder shares (the fixtures are in tests/conftest.py)."""
