@@ -407,7 +407,7 @@ def test_a_concurrent_detach_left_pending_is_finished_by_the_rerun(
     from pgarchiver_tui.commands.demo_data import seed_events
     from pgarchiver_tui.commands.purge.period import PurgeStep
     from pgarchiver_tui.commands.purge.run import prepare_purge
-    from tests.archive_support import wait_until
+    from tests.support.waiting import wait_until
 
     seed_events(pg_dsn, days=2, rows_per_day=100)
     execute(pg_dsn, "DROP TABLE events_default")  # DETACH … CONCURRENTLY is not allowed beside a default partition

@@ -18,14 +18,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from faults.conftest import fault_proxy, quick_boto_retries  # noqa: F401 - fixtures
 from faults.harness import archive_settings, direct_s3, finish_process, run_in_process, start_process
 from faults.proxy import HOLD, Rule
 
 from pgarchiver_tui.cli import main
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.storage.s3 import S3Settings, make_client
-from tests.archive_support import wait_until
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "pw-Zq8xK2vNr7"
