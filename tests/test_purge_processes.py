@@ -18,6 +18,7 @@ from tests.purge_support import (
     archive,
     count,
     local_store,
+    outcome,
     outcomes,
     purge,
     relations,
@@ -77,7 +78,7 @@ def test_killed_between_periods_the_rerun_finishes(
     rerun = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-03", store)
 
     assert rerun.code == 0, rerun.err
-    assert outcomes(rerun) == [("public/events/2024/01/events-2024-01-01.jsonl.zst", "already-purged"),
+    assert outcomes(rerun) == [("public/events/2024/01/events-2024-01-01.jsonl.zst", "already purged"),
                                ("public.events_20240102", "purged"), ("public.events_20240103", "purged")]
     assert relations(seeded_events, "events_2024010%") == ["events_20240104", "events_20240105"]
     assert verify(capsys, seeded_events, "events", store).code == 0
@@ -148,8 +149,8 @@ def test_stopped_after_the_commit_before_the_record_the_rerun_completes_the_reco
     rerun = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)
 
     assert rerun.code == 0, rerun.err
-    [period_report] = rerun.report["periods"]
-    assert period_report["outcome"] == "already-purged"
+    [period_report] = rerun.report["objects"]
+    assert outcome(period_report) == "already purged"
     assert period_report["reason"].startswith("purged by an interrupted run (started ")
     assert store.record(key)["status"] == "purged"  # type: ignore[index]
 
@@ -167,8 +168,8 @@ def test_two_purges_at_once_purge_each_period_once(
     assert [r.code for r in runs] == [0, 0], [r.err for r in runs]
     purged: dict[str, int] = {}
     for run in runs:
-        for item in json.loads(run.out)["periods"]:
-            assert item["outcome"] in ("purged", "already-purged"), item
+        for item in json.loads(run.out)["objects"]:
+            assert outcome(item) in ("purged", "already purged"), item
             if item["outcome"] == "purged":
                 for key in item["keys"]:
                     purged[key] = purged.get(key, 0) + 1
