@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -138,11 +139,15 @@ def test_stopped_after_the_commit_before_the_record_the_rerun_completes_the_reco
         real(storage, record)
 
     monkeypatch.setattr(period, "write_records", write_then_die)
-    with pytest.raises(Killed):
-        purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)
+    died: list[type[BaseException]] = []  # periods are purged on a worker thread: Killed ends that thread
+    monkeypatch.setattr(threading, "excepthook", lambda hook: died.append(hook.exc_type))
+    stopped = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)
     monkeypatch.undo()
     key = f"{PREFIX}events-2024-01-01.jsonl.zst"
-    assert writes == ["purging", "purged"]
+    assert died == [Killed] and writes == ["purging", "purged"]
+    [stopped_period] = stopped.report["objects"]
+    assert (stopped.code, stopped_period["outcome"]) == (1, "failed"), stopped.err
+    assert stopped_period["reason"] == "its worker stopped before finishing it"
     assert relations(seeded_events, "events_20240101") == []
     assert store.record(key)["status"] == "purging"  # type: ignore[index]
 
