@@ -14,8 +14,9 @@ from pgarchiver_tui.core.events import JobResult, Outcome
 from pgarchiver_tui.core.model import Job, SourceKind
 from pgarchiver_tui.core.periods import Duration, Period
 from pgarchiver_tui.db import discovery
-from tests.archive_support import archive_args, execute, jsonl_rows, query, run_cli, wait_until
+from tests.archive_support import archive_args, execute, jsonl_rows, query, run_cli
 from tests.layouts import COLUMNS, count, rows_through, trigger_based_set
+from tests.support.waiting import wait_until
 
 JAN = Period(datetime(2024, 1, 1), datetime(2024, 2, 1))
 

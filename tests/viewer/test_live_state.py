@@ -25,7 +25,7 @@ from pgarchiver_tui.core.model import Job
 from pgarchiver_tui.core.periods import Duration, Period
 from pgarchiver_tui.render.live_state import STALE_SECONDS, LiveState, is_current, runs_dir
 from pgarchiver_tui.viewer.state import Snapshot
-from tests.archive_support import wait_until
+from tests.support.waiting import wait_until
 
 
 def job(day: int) -> Job:

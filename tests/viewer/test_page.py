@@ -10,7 +10,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from pgarchiver_tui.render.live_state import runs_dir
-from tests.archive_support import wait_until
+from tests.support.waiting import wait_until
 from tests.viewer.support import Archive, ViewerProcess
 
 TIMEOUT = 20_000  # ms: how long the page may take to show what the test waits for
