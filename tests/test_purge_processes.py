@@ -182,3 +182,30 @@ def test_two_purges_at_once_purge_each_period_once(
     assert set(purged.values()) == {1}
     assert relations(pg_dsn, "events%") == ["events", "events_default"]
     assert query(pg_dsn, "SELECT count(*) FROM events") == [(0,)]
+
+
+def test_a_purge_waits_for_another_purge_of_the_table_past_its_lock_timeout(
+        seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import psycopg
+
+    from tests.support.waiting import wait_until
+
+    store = local_store(tmp_path)
+    archive(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)
+    with psycopg.connect(seeded_events, autocommit=True) as other:  # another purge of the table, mid-period
+        other.execute("SELECT pg_advisory_lock(hashtextextended('pgarchiver-purge:public.events', 0))")
+        process = start(seeded_events, "events", "2024-01-01", "2024-01-01", store, "--lock-timeout", "200")
+        try:
+            # the server's own clock says the wait has outlasted --lock-timeout five times over
+            wait_until(lambda: query(seeded_events, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = "
+                                                    "'advisory' AND clock_timestamp() - query_start > interval "
+                                                    "'1 second'") == [(1,)], "the purge waiting for its turn")
+        except AssertionError:
+            process.kill()
+            raise
+        other.execute("SELECT pg_advisory_unlock(hashtextextended('pgarchiver-purge:public.events', 0))")
+        run = finish(process)
+
+    assert run.code == 0, run.err
+    assert outcomes(run) == [("public.events_20240101", "purged")]
+    assert relations(seeded_events, "events_20240101") == []
