@@ -98,6 +98,19 @@ def period_job(plan: PeriodPlan, date_column: str | None = None) -> Job:
     return Job(plan.schema, plan.table, period, duration, plan.label, slices, date_column)
 
 
+def period_result(plan: PeriodPlan, date_column: str | None, outcome: Outcome, reason: str = "", category: str = "",
+                  *, removed: list[RemovedTarget] | None = None, proof: Proof | None = None,
+                  method: str = "transaction", purged_at: str = "") -> JobResult:
+    """A period's result; its detail says which objects proved it, what was (or would be) removed, how, when, and
+    on which proof."""
+    removed = removed or []
+    detail: dict[str, Any] = {"keys": plan.keys, "removed": [asdict(t) for t in removed],
+                              "proof": asdict(proof) if proof is not None else None, "method": method,
+                              "purged_at": purged_at or None}
+    return JobResult(period_job(plan, date_column), outcome, reason=reason, category=category,
+                     rows=sum(t.rows for t in removed), detail=detail)
+
+
 def cache_entries(plan: PeriodPlan, record: PurgeRecord) -> list[PurgeEntry]:
     """What the cache keeps of a completed purge: one entry per object the proof read."""
     actions = describe_removed(record.targets)
@@ -134,13 +147,8 @@ class _Period:
     def result(self, outcome: Outcome, reason: str = "", category: str = "",
                removed: list[RemovedTarget] | None = None, proof: Proof | None = None,
                purged_at: str = "") -> JobResult:
-        """The period's result; its detail says what was (or would be) removed, when, and on which proof."""
-        removed = removed or []
-        detail: dict[str, Any] = {"keys": self.plan.keys, "removed": [asdict(t) for t in removed],
-                                  "proof": asdict(proof) if proof is not None else None, "method": self.method,
-                                  "purged_at": purged_at or None}
-        return JobResult(period_job(self.plan, self.options.date_column), outcome, reason=reason, category=category,
-                         rows=sum(t.rows for t in removed), detail=detail)
+        return period_result(self.plan, self.options.date_column, outcome, reason, category, removed=removed,
+                             proof=proof, method=self.method, purged_at=purged_at)
 
     def refused(self, reason: str, proof: Proof | None = None) -> JobResult:
         return self.result(Outcome.REFUSED, reason, "refused", proof=proof)

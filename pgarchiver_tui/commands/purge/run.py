@@ -22,6 +22,7 @@ from pgarchiver_tui.commands.purge.period import (
     PurgeOptions,
     cache_entries,
     period_job,
+    period_result,
     purge_period,
     table_claim,
 )
@@ -61,9 +62,8 @@ class PurgeHandler(JobHandler[PeriodPlan]):
         objects is left to its attempt: a purge record beside them may say it is purged already."""
         for plan in run.items:
             if plan.refusal and not plan.objects:
-                yield JobResult(self.job(plan), Outcome.REFUSED, reason=f"{plan.refusal}; left untouched",
-                                category="refused", detail={"keys": [], "removed": [], "proof": None,
-                                                            "method": "transaction", "purged_at": None})
+                yield period_result(plan, self.options.date_column, Outcome.REFUSED,
+                                    f"{plan.refusal}; left untouched", "refused")
 
     def claim(self, item: PeriodPlan) -> Claim | None:
         if self.options.dry_run:  # a dry run changes nothing: it need not wait for a purge in progress
