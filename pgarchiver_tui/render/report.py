@@ -80,10 +80,12 @@ class HeadlessReporter:
         if isinstance(event, RunStarted):
             self._jobs, self._command = event.jobs, event.command
             self._started = self._last_progress = self.clock()
-            mode = " (dry run: nothing is written)" if event.dry_run else ""
-            self.log("info", "run_started", f"{event.jobs} objects to consider, {event.workers} worker(s), "
-                     f"destination {event.destination}{mode}", jobs=event.jobs, workers=event.workers,
-                     destination=event.destination, dry_run=event.dry_run)
+            purge = event.command == "purge"
+            mode = (" (dry run: proves, changes nothing)" if purge else " (dry run: nothing is written)") \
+                if event.dry_run else ""
+            self.log("info", "run_started", f"{event.jobs} {'periods' if purge else 'objects'} to consider, "
+                     f"{event.workers} worker(s), destination {event.destination}{mode}", jobs=event.jobs,
+                     workers=event.workers, destination=event.destination, dry_run=event.dry_run)
         elif isinstance(event, Notice):
             self.log(event.level, "notice", event.message)
         elif isinstance(event, JobStarted):
@@ -157,8 +159,8 @@ class HeadlessReporter:
         short = report.accounting is not None and bool(report.accounting.warnings)
         level = "error" if report.exit_code else "warning" if short else "info"
         self.log(level, "summary",
-                 f"{head}: {report.counts_text()}; {report.rows:,} rows, {moved}in {report.seconds:.1f}s "
-                 f"({report.bytes_in / 1e6 / seconds:.1f} MB/s)"
+                 f"{head}: {report.counts_text()}; {report.rows:,} rows, {moved}in {report.seconds:.1f}s"
+                 + (f" ({report.bytes_in / 1e6 / seconds:.1f} MB/s)" if report.bytes_in else "")
                  + (f"; {report.accounting.summary()}" if report.accounting else ""), **report.summary())
         for failure in report.failures + report.refusals:
             self.log("error", "failure", f"  {failure.key} [{failure.category}]: {failure.reason}",
