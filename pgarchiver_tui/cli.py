@@ -468,7 +468,6 @@ def run_restore_command(args: argparse.Namespace) -> int:
 
 def run_purge_command(args: argparse.Namespace) -> int:
     from pgarchiver_tui.commands.purge.run import prepare_purge
-    from pgarchiver_tui.render.purge_log import PurgeLog
 
     try:
         settings = settings_from(args)
@@ -480,24 +479,13 @@ def run_purge_command(args: argparse.Namespace) -> int:
     if not settings.dry_run and not args.yes:
         return fail("purge removes data and --yes was not given: nothing was changed; add --yes to purge, or "
                     "--dry-run to see what would be purged", as_json=settings.json)
-    try:
-        reporter = HeadlessReporter(log_format=settings.log_format)
-        run = prepare_purge(settings, PurgeLog(reporter), detach_only=args.detach_only, batch_rows=args.batch_rows)
-    except ArchiverError as exc:
-        return fail(str(exc), up_front_exit_code(exc), as_json=settings.json)
-    try:
-        with _stop_signals(args).cancelling(run.cancel):
-            report = run.run()
-    finally:
-        if run.cache is not None:
-            run.cache.close()
-    if settings.json:
-        print(report.to_json())
-    return report.exit_code
+    return _run_reading_back(args, lambda settings, emit: prepare_purge(
+        settings, emit, detach_only=args.detach_only, batch_rows=args.batch_rows))
 
 
 def _run_reading_back(args: argparse.Namespace, prepare: Callable[[Settings, Emit], Runnable]) -> int:
-    """verify and restore, headless (with or without --no-ui until the TUI offers them)."""
+    """verify, restore and purge, headless (verify and restore with or without --no-ui until the TUI offers
+    them)."""
     try:
         settings = settings_from(args)
         live = LiveState(args.command, settings.cache_dir)

@@ -12,6 +12,7 @@ from tests.purge_support import (
     archive,
     count,
     local_store,
+    outcome,
     outcomes,
     purge,
     relations,
@@ -40,7 +41,7 @@ def test_native_partitions_are_dropped_on_proof_and_restore_gives_them_back(
 
     assert run.code == 0, run.err
     assert outcomes(run) == [(f"public.events_2024010{d}", "purged") for d in (1, 2, 3)]
-    assert [p["rows"] for p in run.report["periods"]] == [300, 300, 300]
+    assert [p["rows"] for p in run.report["objects"]] == [300, 300, 300]
     assert relations(seeded_events, "events%") == ["events", "events_20240104", "events_20240105",
                                                    "events_archive_p20240101", "events_default"]
     assert count(seeded_events, "events_archive_p20240101") == 1
@@ -127,7 +128,7 @@ def test_windows_of_a_plain_table_are_deleted_in_batches_and_nothing_outside_the
     assert run.code == 0, run.err
     assert outcomes(run) == [("public.plain [2024-01-01, 2024-01-02)", "purged"),
                              ("public.plain [2024-01-02, 2024-01-03)", "purged")]
-    assert [p["removed"] for p in run.report["periods"]][0] == [
+    assert [p["removed"] for p in run.report["objects"]][0] == [
         {"schema": "public", "name": "plain", "action": "delete", "window": ["2024-01-01T00:00:00",
                                                                              "2024-01-02T00:00:00"], "rows": 200}]
     assert "deleted batch 4 of public.plain [2024-01-01, 2024-01-02): 200 of 200 rows" in run.err
@@ -138,7 +139,7 @@ def test_windows_of_a_plain_table_are_deleted_in_batches_and_nothing_outside_the
     assert proven.code == 0, proven.err
     again = purge(capsys, pg_dsn, "plain", "2024-01-01", "2024-01-02", store, date_column="at")
     assert again.code == 0, again.err
-    assert [o for _, o in outcomes(again)] == ["already-purged", "already-purged"]
+    assert [o for _, o in outcomes(again)] == ["already purged", "already purged"]
     back = restore(capsys, pg_dsn, "plain", "2024-01-01", "2024-01-02", store, "--date-column", "at")
     assert back.code == 0, back.err
     assert [o["outcome"] for o in back.report["objects"]] == ["restored", "restored"]
@@ -146,7 +147,7 @@ def test_windows_of_a_plain_table_are_deleted_in_batches_and_nothing_outside_the
 
 
 def reasons(run) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {p["label"]: f"{p['outcome']}: {p['reason']}" for p in run.report["periods"]}
+    return {p["key"]: f"{outcome(p)}: {p['reason']}" for p in run.report["objects"]}
 
 
 @pytest.mark.parametrize("where", ["local", "s3"])
@@ -186,7 +187,7 @@ def test_each_reason_to_refuse_is_found_and_refused_periods_stay_while_the_other
                                             "events_20240104", "events_20240106", "events_default"]
     assert count(pg_dsn, "events") == 5 * 300
     assert [store.record(k) is not None for k in keys] == [False, False, False, False, True, False]
-    changed = next(p for p in run.report["periods"] if p["label"] == "public.events_20240101")
+    changed = next(p for p in run.report["objects"] if p["key"] == "public.events_20240101")
     proof = changed["proof"]
     assert proof["live_rows"] == proof["archived_rows"] == 300
     assert proof["live_fingerprint"] != proof["archived_fingerprint"]
@@ -217,7 +218,7 @@ def test_a_partition_covered_only_in_part_or_reaching_outside_the_range_is_refus
     whole = purge(capsys, pg_dsn, "monthly", "2024-01-01", "2024-01-31", store, date_column="at")
     assert whole.code == 0, whole.err
     assert outcomes(whole) == [("public.monthly_2024_01", "purged")]
-    assert len(whole.report["periods"][0]["keys"]) == 31  # one transaction, proven by 31 daily objects
+    assert len(whole.report["objects"][0]["keys"]) == 31  # one transaction, proven by 31 daily objects
     assert relations(pg_dsn, "monthly%") == ["monthly"]
 
 
@@ -230,12 +231,12 @@ def test_a_period_whose_object_holds_days_outside_the_range_is_purged_only_whole
     assert part.code == 1
     [(label, outcome)] = outcomes(part)
     assert (label, outcome) == ("public.events_20240101 +4", "refused")
-    assert "reaches outside [2024-01-01, 2024-01-04)" in part.report["periods"][0]["reason"]
+    assert "reaches outside [2024-01-01, 2024-01-04)" in part.report["objects"][0]["reason"]
     assert count(seeded_events, "events") == 1500
 
     week = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-07", store)
     assert week.code == 0, week.err
-    assert [p["rows"] for p in week.report["periods"]] == [1500]
+    assert [p["rows"] for p in week.report["objects"]] == [1500]
     assert relations(seeded_events, "events%") == ["events", "events_default"]
 
 
@@ -257,14 +258,14 @@ def test_default_partition_rows_are_refused_without_a_date_column_and_purged_by_
     run = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-06", dated, date_column="created_at")
 
     assert run.code == 0, run.err
-    assert len(run.report["periods"]) == 6
-    assert run.report["periods"][5]["removed"] == [{"schema": "public", "name": "events_default", "action": "delete",
+    assert len(run.report["objects"]) == 6
+    assert run.report["objects"][5]["removed"] == [{"schema": "public", "name": "events_default", "action": "delete",
                                                     "window": ["2024-01-06T00:00:00", "2024-01-07T00:00:00"],
                                                     "rows": 1}]
     assert query(seeded_events, "SELECT id FROM events") == [(9002,)]  # the one row outside the range
     again = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-06", dated, date_column="created_at")
     assert again.code == 0, again.err
-    assert {o for _, o in outcomes(again)} == {"already-purged"}
+    assert {o for _, o in outcomes(again)} == {"already purged"}
 
 
 def test_a_lock_held_past_the_lock_timeout_refuses_that_period_only(
@@ -301,8 +302,8 @@ def test_detach_only_keeps_the_tables_detached_concurrently_where_allowed(
     run = purge(capsys, pg_dsn, "events", "2024-01-01", "2024-01-02", store, "--detach-only")
 
     assert run.code == 0, run.err
-    assert [p["method"] for p in run.report["periods"]] == ["transaction" if default_partition else "concurrently"] * 2
-    assert [p["removed"][0]["action"] for p in run.report["periods"]] == ["detach", "detach"]
+    assert [p["method"] for p in run.report["objects"]] == ["transaction" if default_partition else "concurrently"] * 2
+    assert [p["removed"][0]["action"] for p in run.report["objects"]] == ["detach", "detach"]
     attached = query(pg_dsn, "SELECT c.relname, c.relispartition FROM pg_class c WHERE c.relname LIKE 'events_2024%%' "
                              "ORDER BY 1")
     assert attached == [("events_20240101", False), ("events_20240102", False), ("events_20240103", True)]
@@ -311,13 +312,13 @@ def test_detach_only_keeps_the_tables_detached_concurrently_where_allowed(
     assert store.record(f"{PREFIX}events-2024-01-01.jsonl.zst")["targets"][0]["action"] == "detach"  # type: ignore[index]
     assert verify(capsys, pg_dsn, "events", store).code == 0
     again = purge(capsys, pg_dsn, "events", "2024-01-01", "2024-01-02", store, "--detach-only")
-    assert again.code == 0 and [o for _, o in outcomes(again)] == ["already-purged", "already-purged"]
+    assert again.code == 0 and [o for _, o in outcomes(again)] == ["already purged", "already purged"]
 
 
 def test_rows_inserted_into_a_window_while_it_is_purged_stay(
         pg_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pgarchiver_tui.commands.purge.period import PurgeStep
     from pgarchiver_tui.commands.purge.run import prepare_purge
+    from pgarchiver_tui.core.events import Notice
     from pgarchiver_tui.core.settings import Settings
 
     store = local_store(tmp_path)
@@ -328,7 +329,7 @@ def test_rows_inserted_into_a_window_while_it_is_purged_stay(
     inserted: list[str] = []
 
     def meanwhile(event: object) -> None:
-        if isinstance(event, PurgeStep) and event.message.startswith("deleted batch 1 ") and not inserted:
+        if isinstance(event, Notice) and event.message.startswith("deleted batch 1 ") and not inserted:
             # another session adds a row to the window between two batches, and commits
             execute(pg_dsn, "INSERT INTO plain VALUES (5000, '2024-01-01 12:00+00', 'arrived during the purge')")
             inserted.append(event.message)
@@ -341,8 +342,8 @@ def test_rows_inserted_into_a_window_while_it_is_purged_stay(
     assert query(pg_dsn, "SELECT id, body FROM plain") == [(5000, "arrived during the purge")]
     rerun = purge(capsys, pg_dsn, "plain", "2024-01-01", "2024-01-01", store, date_column="at")
     assert rerun.code == 0
-    assert reasons(rerun) == {"public.plain [2024-01-01, 2024-01-02)": "already-purged: purged on "
-                              f"{rerun.report['periods'][0]['reason'].split('purged on ')[1].split(';')[0]}; 1 row "
+    assert reasons(rerun) == {"public.plain [2024-01-01, 2024-01-02)": "already purged: purged on "
+                              f"{rerun.report['objects'][0]['reason'].split('purged on ')[1].split(';')[0]}; 1 row "
                               "now in its window(s) arrived later and are not archived"}
     assert count(pg_dsn, "plain") == 1
 
@@ -372,8 +373,8 @@ def settings_for(dsn: str, table: str, start: str, end: str, tmp_path: Path, **o
 
 def test_a_row_changed_in_a_window_while_it_is_purged_rolls_the_window_back(
         pg_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pgarchiver_tui.commands.purge.period import PurgeStep
     from pgarchiver_tui.commands.purge.run import prepare_purge
+    from pgarchiver_tui.core.events import Notice
 
     store = local_store(tmp_path)
     seed_plain(pg_dsn, days=1)
@@ -381,7 +382,7 @@ def test_a_row_changed_in_a_window_while_it_is_purged_rolls_the_window_back(
     changed: list[str] = []
 
     def meanwhile(event: object) -> None:
-        if isinstance(event, PurgeStep) and event.message.startswith("deleted batch 1 ") and not changed:
+        if isinstance(event, Notice) and event.message.startswith("deleted batch 1 ") and not changed:
             # a row the next batches would delete is changed, and committed, by another session
             execute(pg_dsn, "UPDATE plain SET body = 'changed during the purge' WHERE id = 200")
             changed.append(event.message)
@@ -405,8 +406,8 @@ def test_a_concurrent_detach_left_pending_is_finished_by_the_rerun(
     import psycopg
 
     from pgarchiver_tui.commands.demo_data import seed_events
-    from pgarchiver_tui.commands.purge.period import PurgeStep
     from pgarchiver_tui.commands.purge.run import prepare_purge
+    from pgarchiver_tui.core.events import Notice
     from tests.support.waiting import wait_until
 
     seed_events(pg_dsn, days=2, rows_per_day=100)
@@ -425,7 +426,7 @@ def test_a_concurrent_detach_left_pending_is_finished_by_the_rerun(
         run.cancel()
 
     def hear(event: object) -> None:
-        if isinstance(event, PurgeStep) and "concurrently" in event.message and not watcher:
+        if isinstance(event, Notice) and "concurrently" in event.message and not watcher:
             watcher.append(threading.Thread(target=cancel_once_it_waits))
             watcher[0].start()
 
@@ -443,8 +444,8 @@ def test_a_concurrent_detach_left_pending_is_finished_by_the_rerun(
     rerun = purge(capsys, pg_dsn, "events", "2024-01-01", "2024-01-01", store, "--detach-only")
 
     assert rerun.code == 0, rerun.err
-    [finished] = rerun.report["periods"]
-    assert finished["outcome"] == "already-purged" and "was finished now" in finished["reason"], finished
+    [finished] = rerun.report["objects"]
+    assert outcome(finished) == "already purged" and "was finished now" in finished["reason"], finished
     assert query(pg_dsn, "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'events_20240101'::regclass") == [(0,)]
     assert count(pg_dsn, "events_20240101") == 100
     assert store.record(f"{PREFIX}events-2024-01-01.jsonl.zst")["status"] == "purged"  # type: ignore[index]

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tests.purge_support import (
     archive,
     count,
     local_store,
+    outcome,
     outcomes,
     purge,
     relations,
@@ -77,7 +79,7 @@ def test_killed_between_periods_the_rerun_finishes(
     rerun = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-03", store)
 
     assert rerun.code == 0, rerun.err
-    assert outcomes(rerun) == [("public/events/2024/01/events-2024-01-01.jsonl.zst", "already-purged"),
+    assert outcomes(rerun) == [("public/events/2024/01/events-2024-01-01.jsonl.zst", "already purged"),
                                ("public.events_20240102", "purged"), ("public.events_20240103", "purged")]
     assert relations(seeded_events, "events_2024010%") == ["events_20240104", "events_20240105"]
     assert verify(capsys, seeded_events, "events", store).code == 0
@@ -137,19 +139,23 @@ def test_stopped_after_the_commit_before_the_record_the_rerun_completes_the_reco
         real(storage, record)
 
     monkeypatch.setattr(period, "write_records", write_then_die)
-    with pytest.raises(Killed):
-        purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)
+    died: list[type[BaseException]] = []  # periods are purged on a worker thread: Killed ends that thread
+    monkeypatch.setattr(threading, "excepthook", lambda hook: died.append(hook.exc_type))
+    stopped = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)
     monkeypatch.undo()
     key = f"{PREFIX}events-2024-01-01.jsonl.zst"
-    assert writes == ["purging", "purged"]
+    assert died == [Killed] and writes == ["purging", "purged"]
+    [stopped_period] = stopped.report["objects"]
+    assert (stopped.code, stopped_period["outcome"]) == (1, "failed"), stopped.err
+    assert stopped_period["reason"] == "its worker stopped before finishing it"
     assert relations(seeded_events, "events_20240101") == []
     assert store.record(key)["status"] == "purging"  # type: ignore[index]
 
     rerun = purge(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)
 
     assert rerun.code == 0, rerun.err
-    [period_report] = rerun.report["periods"]
-    assert period_report["outcome"] == "already-purged"
+    [period_report] = rerun.report["objects"]
+    assert outcome(period_report) == "already purged"
     assert period_report["reason"].startswith("purged by an interrupted run (started ")
     assert store.record(key)["status"] == "purged"  # type: ignore[index]
 
@@ -167,8 +173,8 @@ def test_two_purges_at_once_purge_each_period_once(
     assert [r.code for r in runs] == [0, 0], [r.err for r in runs]
     purged: dict[str, int] = {}
     for run in runs:
-        for item in json.loads(run.out)["periods"]:
-            assert item["outcome"] in ("purged", "already-purged"), item
+        for item in json.loads(run.out)["objects"]:
+            assert outcome(item) in ("purged", "already purged"), item
             if item["outcome"] == "purged":
                 for key in item["keys"]:
                     purged[key] = purged.get(key, 0) + 1
@@ -176,3 +182,30 @@ def test_two_purges_at_once_purge_each_period_once(
     assert set(purged.values()) == {1}
     assert relations(pg_dsn, "events%") == ["events", "events_default"]
     assert query(pg_dsn, "SELECT count(*) FROM events") == [(0,)]
+
+
+def test_a_purge_waits_for_another_purge_of_the_table_past_its_lock_timeout(
+        seeded_events: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import psycopg
+
+    from tests.support.waiting import wait_until
+
+    store = local_store(tmp_path)
+    archive(capsys, seeded_events, "events", "2024-01-01", "2024-01-01", store)
+    with psycopg.connect(seeded_events, autocommit=True) as other:  # another purge of the table, mid-period
+        other.execute("SELECT pg_advisory_lock(hashtextextended('pgarchiver-purge:public.events', 0))")
+        process = start(seeded_events, "events", "2024-01-01", "2024-01-01", store, "--lock-timeout", "200")
+        try:
+            # the server's own clock says the wait has outlasted --lock-timeout five times over
+            wait_until(lambda: query(seeded_events, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = "
+                                                    "'advisory' AND clock_timestamp() - query_start > interval "
+                                                    "'1 second'") == [(1,)], "the purge waiting for its turn")
+        except AssertionError:
+            process.kill()
+            raise
+        other.execute("SELECT pg_advisory_unlock(hashtextextended('pgarchiver-purge:public.events', 0))")
+        run = finish(process)
+
+    assert run.code == 0, run.err
+    assert outcomes(run) == [("public.events_20240101", "purged")]
+    assert relations(seeded_events, "events_20240101") == []

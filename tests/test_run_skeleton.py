@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, StorageError
-from pgarchiver_tui.core.events import Event, JobResult, Outcome, RunReport, RunStarted
+from pgarchiver_tui.core.events import Event, JobResult, Notice, Outcome, RunReport, RunStarted
 from pgarchiver_tui.core.model import Job
 from pgarchiver_tui.core.periods import Duration, Period
 from pgarchiver_tui.runner.retry import RetryPolicy
@@ -83,3 +83,30 @@ def test_the_report_is_the_json_and_the_exit_code() -> None:
     assert (data["command"], data["exit_code"], data["summary"]["archived"], data["summary"]["rows"]) == \
         ("toy", EXIT_OK, 1, 4)
     assert data["objects"][0]["key"] == "toy/fine" and data["objects"][0]["outcome"] == "archived"
+
+
+class Teller(Toy):
+    """A command whose attempts tell a line each, and refuse what is named so (as purge refuses a period)."""
+
+    def attempt(self, work: Attempt, item: str) -> JobResult:
+        work.tell(f"looked at {item}")
+        if item == "unproven":
+            return JobResult(self.job(item), Outcome.REFUSED, reason="not proven; left untouched",
+                             category="refused", detail={"proof": None, "key": "not the key"})
+        return JobResult(self.job(item), Outcome.ARCHIVED, detail={"removed": ["t"]})
+
+
+def test_a_refusal_exits_1_and_what_attempts_tell_is_shown_but_not_kept() -> None:
+    events: list[Event] = []
+    report = ObjectRun(Teller(), ["fine", "unproven"], RunOptions(), events.append).run()
+
+    assert [r.outcome for r in report.results] == [Outcome.ARCHIVED, Outcome.REFUSED]
+    assert report.exit_code == EXIT_FAILED and not report.failures and report.refusals == [report.results[1]]
+    assert report.counts_text() == "1 archived, 0 skipped, 1 refused, 0 failed, 0 cancelled"
+    assert [(e.message, e.level) for e in events if isinstance(e, Notice)] == [
+        ("looked at fine", "info"), ("looked at unproven", "info")]
+    assert report.notices == []
+    objects = report.to_dict()["objects"]
+    assert (objects[0]["removed"], objects[1]["proof"]) == (["t"], None)
+    assert objects[1]["key"] == "toy/unproven", "a detail never hides a common field"
+    assert report.summary()["refused"] == 1

@@ -1,6 +1,6 @@
 """Typed run events: the only thing the headless reporter, the metrics and the TUI listen to.
 
-Every command that works object by object (archive, verify, restore; purge next) runs on the skeleton in
+Every command that works object by object (archive, verify, restore, purge) runs on the skeleton in
 `runner/run.py` and emits the same union, from its worker threads, through one `Emit` callback:
 
     RunStarted → (Notice | JobStarted → JobProgress* → JobResult)* → RunReport
@@ -26,7 +26,8 @@ class Stage(str, Enum):
     CONNECTING = "connecting"
     READING = "reading"  # rows stream through format, compression and upload (or back, for verify/restore)
     UPLOADING = "uploading"  # the source is exhausted; the last part and the completion are on their way
-    CHECKING = "checking"  # comparing what was stored or loaded with what was expected
+    CHECKING = "checking"  # comparing what was stored or loaded with what was expected (purge: the proof)
+    REMOVING = "removing"  # purge: rows deleted, relations dropped or detached
     RECORDING = "recording"
 
 
@@ -36,7 +37,9 @@ class Outcome(str, Enum):
     ARCHIVED = "archived"
     VERIFIED = "verified"
     RESTORED = "restored"
+    PURGED = "purged"
     SKIPPED = "skipped"
+    REFUSED = "refused"  # purge: not proven, or not to be touched now; left untouched (exit 1 like a failure)
     FAILED = "failed"
     CANCELLED = "cancelled"
     DRY_RUN = "dry-run"
@@ -44,7 +47,7 @@ class Outcome(str, Enum):
     @property
     def done(self) -> bool:
         """The command's work was done on the object (or would have been, in a dry run)."""
-        return self in (Outcome.ARCHIVED, Outcome.VERIFIED, Outcome.RESTORED, Outcome.DRY_RUN)
+        return self in (Outcome.ARCHIVED, Outcome.VERIFIED, Outcome.RESTORED, Outcome.PURGED, Outcome.DRY_RUN)
 
     @property
     def summary_key(self) -> str:
@@ -53,7 +56,8 @@ class Outcome(str, Enum):
 
 
 # what each command calls an object done: the first count of its summary line
-DONE_OUTCOME = {"archive": Outcome.ARCHIVED, "verify": Outcome.VERIFIED, "restore": Outcome.RESTORED}
+DONE_OUTCOME = {"archive": Outcome.ARCHIVED, "verify": Outcome.VERIFIED, "restore": Outcome.RESTORED,
+                "purge": Outcome.PURGED}
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,9 @@ class JobResult:
     live_rows: int | None = None  # verify: what the live table holds for the period
     problems: tuple[str, ...] = ()  # verify: each thing found wrong
     notes: tuple[str, ...] = ()
+    # what the command says of the object beyond these fields, JSON-ready, in the report beside them (purge: the
+    # objects that proved it, what was removed, when, and the proof)
+    detail: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -116,7 +123,7 @@ class JobResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome not in (Outcome.FAILED, Outcome.CANCELLED)
+        return self.outcome not in (Outcome.FAILED, Outcome.REFUSED, Outcome.CANCELLED)
 
     @property
     def mb_per_s(self) -> float:
@@ -125,14 +132,15 @@ class JobResult:
     def to_dict(self) -> dict[str, Any]:
         job = self.job
         dated = job.period.start.year > 1  # orphans and unfinished uploads have no period
-        return {"key": job.key, "table": f"{job.schema}.{job.table}", "kind": self.kind,
-                "period_start": job.period.start.isoformat() if dated else None,
-                "period_end": job.period.end.isoformat() if dated else None,
-                "sources": [p.source.qualified for p in job.slices], "outcome": self.outcome.value, "ok": self.ok,
-                "reason": self.reason, "category": self.category, "rows": self.rows, "bytes_in": self.bytes_in,
-                "bytes_out": self.bytes_out, "seconds": round(self.seconds, 3), "attempts": self.attempts,
-                "retryable": self.retryable, "target": self.target, "live_rows": self.live_rows,
-                "problems": list(self.problems), "notes": list(self.notes)}
+        common = {"key": job.key, "table": f"{job.schema}.{job.table}", "kind": self.kind,
+                  "period_start": job.period.start.isoformat() if dated else None,
+                  "period_end": job.period.end.isoformat() if dated else None,
+                  "sources": [p.source.qualified for p in job.slices], "outcome": self.outcome.value, "ok": self.ok,
+                  "reason": self.reason, "category": self.category, "rows": self.rows, "bytes_in": self.bytes_in,
+                  "bytes_out": self.bytes_out, "seconds": round(self.seconds, 3), "attempts": self.attempts,
+                  "retryable": self.retryable, "target": self.target, "live_rows": self.live_rows,
+                  "problems": list(self.problems), "notes": list(self.notes)}
+        return common | {k: v for k, v in self.detail.items() if k not in common}  # a detail hides no common field
 
 
 @dataclass(frozen=True)
@@ -171,10 +179,14 @@ class RunReport:
         return [r for r in self.results if r.outcome is Outcome.FAILED]
 
     @property
+    def refusals(self) -> list[JobResult]:
+        return [r for r in self.results if r.outcome is Outcome.REFUSED]
+
+    @property
     def exit_code(self) -> int:
         if self.cancelled:
             return EXIT_INTERRUPTED
-        if self.failures or (self.nothing_is_failure and not self.results):
+        if self.failures or self.refusals or (self.nothing_is_failure and not self.results):
             return EXIT_FAILED
         return EXIT_OK
 
@@ -186,6 +198,8 @@ class RunReport:
         """`3 archived, 1 skipped, 0 failed, 0 cancelled` (dry runs, orphans, unfinished uploads when any)."""
         parts = [f"{self.count(o)} {o.value}" for o in
                  (self.done_outcome, Outcome.SKIPPED, Outcome.FAILED, Outcome.CANCELLED)]
+        if self.count(Outcome.REFUSED):
+            parts.insert(2, f"{self.count(Outcome.REFUSED)} refused")
         if self.count(Outcome.DRY_RUN):
             parts.append(f"{self.count(Outcome.DRY_RUN)} dry run")
         for kind, label in (("orphan", "orphans"), ("unfinished", "unfinished uploads")):

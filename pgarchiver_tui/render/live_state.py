@@ -181,7 +181,7 @@ class LiveState:
         rows = int(getattr(event, "rows", 0) or 0)
         state["done"] += 1
         state["outcomes"][outcome] = state["outcomes"].get(outcome, 0) + 1
-        if outcome in ("archived", "dry-run", "ok", "restored"):
+        if outcome in ("archived", "dry-run", "ok", "restored", "purged"):
             state["rows_done"] += rows
             state["bytes_in_done"] += int(getattr(event, "bytes_in", 0) or 0)
             state["bytes_out_done"] += int(getattr(event, "bytes_out", 0) or 0)

@@ -1,4 +1,4 @@
-"""Headless rendering of any run's events (archive, verify, restore): log lines on stderr and a summary.
+"""Headless rendering of any run's events (archive, verify, restore, purge): log lines on stderr and a summary.
 
 The JSON report and the exit code are the RunReport's own (core/events.py).
 """
@@ -80,10 +80,12 @@ class HeadlessReporter:
         if isinstance(event, RunStarted):
             self._jobs, self._command = event.jobs, event.command
             self._started = self._last_progress = self.clock()
-            mode = " (dry run: nothing is written)" if event.dry_run else ""
-            self.log("info", "run_started", f"{event.jobs} objects to consider, {event.workers} worker(s), "
-                     f"destination {event.destination}{mode}", jobs=event.jobs, workers=event.workers,
-                     destination=event.destination, dry_run=event.dry_run)
+            purge = event.command == "purge"
+            mode = (" (dry run: proves, changes nothing)" if purge else " (dry run: nothing is written)") \
+                if event.dry_run else ""
+            self.log("info", "run_started", f"{event.jobs} {'periods' if purge else 'objects'} to consider, "
+                     f"{event.workers} worker(s), destination {event.destination}{mode}", jobs=event.jobs,
+                     workers=event.workers, destination=event.destination, dry_run=event.dry_run)
         elif isinstance(event, Notice):
             self.log(event.level, "notice", event.message)
         elif isinstance(event, JobStarted):
@@ -122,6 +124,8 @@ class HeadlessReporter:
         elif outcome is Outcome.FAILED:
             tries = f" (after {result.attempts} attempts)" if result.attempts > 1 else ""
             self.log("error", "failed", f"failed {key} [{result.category}]{tries}: {result.reason}", **fields)
+        elif outcome is Outcome.REFUSED:  # purge: left untouched, and why
+            self.log("error", "refused", f"REFUSED {key}: {result.reason}", **fields)
         elif outcome is Outcome.CANCELLED:
             self.log("warning", "cancelled", f"cancelled {key}: {result.reason}", **fields)
         elif outcome is Outcome.SKIPPED:
@@ -131,6 +135,9 @@ class HeadlessReporter:
             notes = f" ({'; '.join(result.notes)})" if result.notes else ""
             self.log("info", "verified", f"ok {key}: {result.rows:,} rows{live}, {human_bytes(result.bytes_out)}, "
                      f"checksums match{notes}", **fields)
+        elif self._command == "purge":  # purged, or a purge's dry run: the reason says what went, on which proof
+            self.log("info", outcome.value, f"{'dry run' if outcome is Outcome.DRY_RUN else 'purged'} {key}: "
+                     f"{result.reason}", **fields)
         elif self._command == "archive":
             ratio = result.bytes_in / result.bytes_out if result.bytes_out else 0.0
             verb = "archived" if outcome is Outcome.ARCHIVED else "dry run"
@@ -152,10 +159,10 @@ class HeadlessReporter:
         short = report.accounting is not None and bool(report.accounting.warnings)
         level = "error" if report.exit_code else "warning" if short else "info"
         self.log(level, "summary",
-                 f"{head}: {report.counts_text()}; {report.rows:,} rows, {moved}in {report.seconds:.1f}s "
-                 f"({report.bytes_in / 1e6 / seconds:.1f} MB/s)"
+                 f"{head}: {report.counts_text()}; {report.rows:,} rows, {moved}in {report.seconds:.1f}s"
+                 + (f" ({report.bytes_in / 1e6 / seconds:.1f} MB/s)" if report.bytes_in else "")
                  + (f"; {report.accounting.summary()}" if report.accounting else ""), **report.summary())
-        for failure in report.failures:
+        for failure in report.failures + report.refusals:
             self.log("error", "failure", f"  {failure.key} [{failure.category}]: {failure.reason}",
                      key=failure.key, category=failure.category, reason=failure.reason)
         for shortfall in report.accounting.warnings if report.accounting else []:

@@ -1,4 +1,4 @@
-"""One run skeleton for every command that works object by object (archive, verify, restore; purge next).
+"""One run skeleton for every command that works object by object (archive, verify, restore, purge).
 
     items (the command's plan)
       → handler.prepare: what is decided without a worker (skips from one listing, orphans found)
@@ -9,11 +9,12 @@
 
 A command is a small `JobHandler`; the skeleton does the rest:
 
-    class PurgeHandler(JobHandler[Thing]):
-        command = "purge"
+    class SomeHandler(JobHandler[Thing]):
+        command = "some"
         def job(self, item) -> Job                       # how events and the report name the item
         def attempt(self, work: Attempt, item) -> JobResult
-            # one try: work.meter for progress, work.connection() for the database, work.cancelled;
+            # one try: work.meter for progress, work.connection() for the database, work.cancelled,
+            # work.tell() for a line worth showing (a delete batch);
             # raise an ArchiverError (its category and `retryable` decide the rest) or return the result
         # optional:
         def prepare(self, run) -> Iterable[JobResult]   # results decided up front; run.note() for notices
@@ -76,6 +77,9 @@ class Claim:
     name: str
     wait: bool = False
     busy: str = "being worked on by another run right now"
+    # wait however long it takes, whatever the connection's lock_timeout: a claim of our own, not a lock on anyone's
+    # data, held by the other run for one item at a time (two purges of a table take turns)
+    patient: bool = False
 
 
 class Attempt:
@@ -94,6 +98,10 @@ class Attempt:
 
     def notice(self, message: str, level: str = "warning") -> None:
         self._run.note(message, level)
+
+    def tell(self, message: str) -> None:
+        """A line for whoever shows the run (a delete batch done, say): an info Notice, not kept in the report."""
+        self._run.emit(Notice(message, "info"))
 
 
 class JobHandler(Generic[Item]):
@@ -293,7 +301,9 @@ class ObjectRun(Generic[Item]):
             yield
             return
         conn = self.pool.connection(worker)
-        if claim.wait:
+        if claim.patient:
+            _wait_patiently(conn, claim.name)
+        elif claim.wait:
             _short(conn, "SELECT pg_advisory_lock(hashtextextended(%s, 0))", claim.name)
         elif not _short(conn, "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", claim.name):
             raise WriteConflict(claim.busy)
@@ -313,3 +323,16 @@ def _short(conn: psycopg.Connection, query: str, name: str) -> object:
     if not conn.autocommit:
         conn.commit()
     return row[0] if row else None
+
+
+def _wait_patiently(conn: psycopg.Connection, name: str) -> None:
+    """The advisory lock, waited for without the connection's lock_timeout (a cancel still ends the wait)."""
+    before = _short(conn, "SELECT current_setting(%s)", "lock_timeout")
+    _short(conn, "SELECT set_config('lock_timeout', %s, false)", "0")
+    try:
+        _short(conn, "SELECT pg_advisory_lock(hashtextextended(%s, 0))", name)
+    finally:
+        if not conn.closed and not conn.broken:
+            if not conn.autocommit:
+                conn.rollback()  # a wait cancelled in a transaction leaves it failed
+            _short(conn, "SELECT set_config('lock_timeout', %s, false)", str(before))

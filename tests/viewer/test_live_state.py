@@ -18,6 +18,7 @@ from pgarchiver_tui.core.events import (
     Notice,
     Outcome,
     RunFinished,
+    RunReport,
     RunStarted,
     Stage,
 )
@@ -84,6 +85,24 @@ class VerifyCheckLike:  # the shape of verify's ObjectCheck
 class ReportLike:  # verify's and restore's reports end a run
     exit_code: int = 0
 
+
+def test_a_purge_run_is_published_with_its_stages_and_outcomes(tmp_path: Path) -> None:
+    live = LiveState("purge", str(tmp_path))
+    live(RunStarted(jobs=2, workers=1, estimated_rows=600, destination="file:///srv/archive/", dry_run=False,
+                    command="purge"))
+    live(JobStarted(1, job(1)))
+    live(JobResult(job(1), Outcome.PURGED, worker=1, rows=300, reason="dropped public.events_20240101 (300 rows)"))
+    live(JobStarted(1, job(2)))
+    live(JobProgress(1, job(2), Stage.REMOVING, rows=0, bytes_in=0, bytes_out=0, seconds=0.5))
+    live(Notice("deleted batch 1 of public.events [2024-01-02, 2024-01-03): 50 of 300 rows", "info"))
+
+    wait_until(lambda: live.path.exists() and read(live.path)["notices"], "the flusher to write the notice")
+    state = read(live.path)
+    assert (state["outcomes"], state["rows_done"]) == ({"purged": 1}, 300)
+    assert state["active"]["1"]["stage"] == "removing"
+    live(JobResult(job(2), Outcome.REFUSED, worker=1, reason="not proven; left untouched", category="refused"))
+    live(RunReport([], command="purge"))
+    assert not live.path.exists()
 
 def test_verify_results_count_without_naming_their_worker(tmp_path: Path) -> None:
     with LiveState("verify", str(tmp_path)) as live:

@@ -1,35 +1,40 @@
-"""One period purged: claimed, proven, removed and recorded — or left exactly as it was, with the reason.
+"""One period purged: proven, removed and recorded — or left exactly as it was, with the reason.
 
-`purge_period(conn, storage, plan, options)` knows nothing of how periods are scheduled or shown: it takes an
-autocommit connection of its own, does everything inside one REPEATABLE READ transaction, and returns a
-PurgeResult. In order:
+`purge_period(work, storage, plan, options)` is one attempt at one period on the run skeleton (runner/run.py:
+the purge handler in run.py calls it with the table claimed). It knows nothing of how periods are scheduled or
+shown: it takes the worker's autocommit connection, does everything inside one REPEATABLE READ transaction, and
+returns the period's JobResult. In order:
 
-1. Claim the table (a session advisory lock): two purges of one table take turns, period by period.
+1. The handler has claimed the table (a session advisory lock, `table_claim`): two purges of one table take
+   turns, period by period.
 2. Look beside the period's objects for purge records. An intent left by a run that died is resolved by asking
    the server whether its transaction committed (`txid_status`): then the record is completed; if not, the
    period is purged again from the start.
 3. In one transaction: lock the relations to drop (SHARE: reads go on, writes wait), prove the archive against
    the live rows (proof.py), stage the rows of date windows, write the intent record beside every object, delete
    the windows' rows in paced batches, drop or detach the relations, commit.
-4. Record the purge as done beside the objects and in the cache.
+4. Record the purge as done beside the objects; the handler records it in the cache (`cache_entries`).
 
 With --detach-only, a single native partition whose parent has no default partition is detached with
 `DETACH PARTITION … CONCURRENTLY` (which cannot run in a transaction): proven first, detached, then its rows are
 fingerprinted again under a SHARE lock and must still be what was proven.
+
+Outcomes: purged; skipped (purged before, by this or an interrupted run, or nothing left to purge); refused (not
+proven, or not to be touched now: left untouched); failed; cancelled; dry-run (proven, nothing changed).
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg import errors, sql
 
-from pgarchiver_tui.cache import Cache, PurgeEntry, now_iso
+from pgarchiver_tui.cache import PurgeEntry, now_iso
 from pgarchiver_tui.commands.purge.plan import PeriodPlan, Target
 from pgarchiver_tui.commands.purge.proof import (
     Pacing,
@@ -54,19 +59,18 @@ from pgarchiver_tui.commands.purge.record import (
     write_records,
 )
 from pgarchiver_tui.core.errors import ArchiverError, Cancelled, IntegrityError
-from pgarchiver_tui.core.model import SourceKind
+from pgarchiver_tui.core.events import JobResult, Outcome, Stage
+from pgarchiver_tui.core.model import Job, Slice, SourceKind
+from pgarchiver_tui.core.periods import Duration, Period
 from pgarchiver_tui.core.units import rows_text
 from pgarchiver_tui.db.connection import first_line, scalar, translate
+from pgarchiver_tui.runner.run import Attempt
 from pgarchiver_tui.runner.throttle import RateLimiter
 from pgarchiver_tui.storage import Storage
 
 DEFAULT_BATCH_ROWS = 10_000
 DEFAULT_LOCK_TIMEOUT_MS = 5_000  # when --lock-timeout is not given: a DROP queued behind a long query blocks
 # every later query on the table, so purge never waits long for a lock
-
-PURGED_OUTCOME, ALREADY, NOTHING, REFUSED, FAILED, CANCELLED, DRY_RUN = (
-    "purged", "already-purged", "nothing-to-purge", "refused", "failed", "cancelled", "dry-run")
-OUTCOMES = (PURGED_OUTCOME, ALREADY, NOTHING, REFUSED, FAILED, CANCELLED, DRY_RUN)
 
 
 @dataclass(frozen=True)
@@ -81,115 +85,107 @@ class PurgeOptions:
     database: str = ""  # host:port/dbname, for the records
 
 
-@dataclass(frozen=True)
-class PurgeStep:
-    """Progress inside one period, for whoever shows it."""
-
-    label: str
-    message: str
-    routine: bool = True  # False: worth a line in a headless log (delete batches, a concurrent detach)
+def table_claim(schema: str, table: str) -> str:
+    """The name of the advisory lock a purge of the table holds while it works on one of its periods."""
+    return f"pgarchiver-purge:{schema}.{table}"
 
 
-@dataclass
-class PurgeResult:
-    label: str
-    period: str
-    outcome: str  # one of OUTCOMES
-    reason: str = ""
-    category: str = ""
-    removed: list[RemovedTarget] = field(default_factory=list)  # what was (or would be) removed
-    keys: list[str] = field(default_factory=list)
-    proof: Proof | None = None
-    method: str = ""
-    seconds: float = 0.0
-
-    @property
-    def rows(self) -> int:
-        return sum(t.rows for t in self.removed)
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in (PURGED_OUTCOME, ALREADY, NOTHING, DRY_RUN)
+def period_job(plan: PeriodPlan, date_column: str | None = None) -> Job:
+    """The period as events and the report name it: by its label, its relations as the job's slices."""
+    period = plan.period or Period(datetime.min, datetime.min)
+    duration = plan.objects[0].duration if plan.objects else Duration.DAILY
+    slices = tuple(Slice(t.source, t.window) for t in plan.targets)
+    return Job(plan.schema, plan.table, period, duration, plan.label, slices, date_column)
 
 
-def purge_period(conn: psycopg.Connection, storage: Storage, plan: PeriodPlan, options: PurgeOptions, *,
-                 cancel: threading.Event | None = None, progress: Callable[[PurgeStep], None] | None = None,
-                 cache: Cache | None = None, clock: Callable[[], float] = time.monotonic) -> PurgeResult:
-    """Prove and purge one period; `conn` must be in autocommit mode (transactions are this function's)."""
-    started = clock()
-    result = _Period(conn, storage, plan, options, cancel or threading.Event(), progress, cache).run()
-    result.seconds = clock() - started
-    return result
+def period_result(plan: PeriodPlan, date_column: str | None, outcome: Outcome, reason: str = "", category: str = "",
+                  *, removed: list[RemovedTarget] | None = None, proof: Proof | None = None,
+                  method: str = "transaction", purged_at: str = "") -> JobResult:
+    """A period's result; its detail says which objects proved it, what was (or would be) removed, how, when, and
+    on which proof."""
+    removed = removed or []
+    detail: dict[str, Any] = {"keys": plan.keys, "removed": [asdict(t) for t in removed],
+                              "proof": asdict(proof) if proof is not None else None, "method": method,
+                              "purged_at": purged_at or None}
+    return JobResult(period_job(plan, date_column), outcome, reason=reason, category=category,
+                     rows=sum(t.rows for t in removed), detail=detail)
+
+
+def cache_entries(plan: PeriodPlan, record: PurgeRecord) -> list[PurgeEntry]:
+    """What the cache keeps of a completed purge: one entry per object the proof read."""
+    actions = describe_removed(record.targets)
+    by_key = {o.key: o for o in record.proof.objects}
+    entries = []
+    for key in record.keys:
+        obj = next((o for o in plan.objects if o.key == key), None)
+        start, end = (obj.facts.period_start, obj.facts.period_end) if obj is not None and obj.facts \
+            else (record.period_start, record.period_end)
+        entries.append(PurgeEntry(key, record.schema, record.table, start, end, actions, record.rows,
+                                  by_key[key].sha256 if key in by_key else "", record.proof.archived_fingerprint,
+                                  record.purged_at, record_key(key)))
+    return entries
+
+
+def purge_period(work: Attempt, storage: Storage, plan: PeriodPlan, options: PurgeOptions,
+                 completed: Callable[[PurgeRecord], None] | None = None) -> JobResult:
+    """Prove and purge one period on the worker's connection, which must be in autocommit mode (transactions are
+    this function's). `completed(record)`: a record this attempt completed as "purged", for the cache."""
+    return _Period(work, storage, plan, options, completed).run()
 
 
 class _Period:
-    def __init__(self, conn: psycopg.Connection, storage: Storage, plan: PeriodPlan, options: PurgeOptions,
-                 cancel: threading.Event, progress: Callable[[PurgeStep], None] | None,
-                 cache: Cache | None) -> None:
-        if not conn.autocommit:
+    def __init__(self, work: Attempt, storage: Storage, plan: PeriodPlan, options: PurgeOptions,
+                 completed: Callable[[PurgeRecord], None] | None) -> None:
+        self.conn = work.connection()
+        if not self.conn.autocommit:
             raise ValueError("purge_period needs a connection in autocommit mode")
-        self.conn, self.storage, self.plan, self.options = conn, storage, plan, options
-        self.cancel, self.progress, self.cache = cancel, progress, cache
+        self.work, self.storage, self.plan, self.options = work, storage, plan, options
+        self.cancel, self.completed = work.cancelled, completed
         self.method = "transaction"
 
     # -- outcomes ----------------------------------------------------------------------------------------------
-    def result(self, outcome: str, reason: str = "", category: str = "", removed: list[RemovedTarget] | None = None,
-               proof: Proof | None = None) -> PurgeResult:
-        period = self.plan.period
-        return PurgeResult(self.plan.label, str(period) if period else "", outcome, reason, category,
-                           removed or [], self.plan.keys, proof, self.method)
+    def result(self, outcome: Outcome, reason: str = "", category: str = "",
+               removed: list[RemovedTarget] | None = None, proof: Proof | None = None,
+               purged_at: str = "") -> JobResult:
+        return period_result(self.plan, self.options.date_column, outcome, reason, category, removed=removed,
+                             proof=proof, method=self.method, purged_at=purged_at)
+
+    def refused(self, reason: str, proof: Proof | None = None) -> JobResult:
+        return self.result(Outcome.REFUSED, reason, "refused", proof=proof)
 
     def step(self, message: str, routine: bool = True) -> None:
-        if self.progress is not None:
-            self.progress(PurgeStep(self.plan.label, message, routine))
+        """Routine steps are the stages' business; the others (delete batches, a concurrent detach) are told."""
+        if not routine:
+            self.work.tell(message)
 
-    def run(self) -> PurgeResult:
+    def run(self) -> JobResult:
         try:
             if self.options.dry_run:
                 return self.dry_run()
-            with self.claimed():
-                return self.purge()
+            return self.purge()
         except Refused as exc:
-            return self.result(REFUSED, f"{exc}; left untouched", "refused", proof=exc.proof)
+            return self.refused(f"{exc}; left untouched", exc.proof)
         except Cancelled as exc:
-            return self.result(CANCELLED, f"{exc}; left untouched", exc.category)
+            return self.result(Outcome.CANCELLED, f"{exc}; left untouched", exc.category)
         except psycopg.Error as exc:
             return self.database_error(exc)
         except ArchiverError as exc:
-            return self.result(FAILED, str(exc), exc.category)
+            return self.result(Outcome.FAILED, str(exc), exc.category)
 
-    def database_error(self, exc: psycopg.Error) -> PurgeResult:
+    def database_error(self, exc: psycopg.Error) -> JobResult:
         if isinstance(exc, errors.LockNotAvailable):
-            return self.result(REFUSED, f"a lock was not granted within --lock-timeout ({self.options.lock_timeout_ms} "
-                                        f"ms): {first_line(exc)}; another session holds it; left untouched, rerun "
-                                        "later", "refused")
+            return self.refused(f"a lock was not granted within --lock-timeout ({self.options.lock_timeout_ms} ms): "
+                                f"{first_line(exc)}; another session holds it; left untouched, rerun later")
         if isinstance(exc, errors.SerializationFailure):
-            return self.result(REFUSED, "rows of the period changed while it was being purged "
-                                        f"({first_line(exc)}); left untouched, rerun", "refused")
+            return self.refused("rows of the period changed while it was being purged "
+                                f"({first_line(exc)}); left untouched, rerun")
         if isinstance(exc, errors.QueryCanceled) and self.cancel.is_set():
-            return self.result(CANCELLED, "cancelled; left untouched", "cancelled")
+            return self.result(Outcome.CANCELLED, "cancelled; left untouched", "cancelled")
         error = translate(exc, cancelled=False)
-        return self.result(FAILED, f"{error}; left untouched", getattr(error, "category", "database"))
-
-    @contextlib.contextmanager
-    def claimed(self) -> Iterator[None]:
-        """Our own claim on the table, not a lock on anyone's data: wait for another purge of it as long as it
-        takes (it holds the claim for one period at a time), then look again at what is left to do."""
-        key = f"pgarchiver-purge:{self.plan.schema}.{self.plan.table}"
-        self.conn.execute("SELECT set_config('lock_timeout', '0', false)")
-        try:
-            self.conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
-        finally:
-            self.conn.execute("SELECT set_config('lock_timeout', %s, false)", (str(self.options.lock_timeout_ms),))
-        try:
-            yield
-        finally:
-            if not self.conn.broken and not self.conn.closed:
-                with contextlib.suppress(psycopg.Error):
-                    self.conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+        return self.result(Outcome.FAILED, f"{error}; left untouched", getattr(error, "category", "database"))
 
     # -- the purge ---------------------------------------------------------------------------------------------
-    def purge(self) -> PurgeResult:
+    def purge(self) -> JobResult:
         plan = self.plan
         record = self.existing_record()
         if record is not None and record.status == PURGING:
@@ -211,7 +207,7 @@ class _Period:
                 return self.already(record, now, f"differ from the archived ones ({exc})")
         return self.prove_and_remove()
 
-    def settled(self, record: PurgeRecord | None) -> PurgeResult | None:
+    def settled(self, record: PurgeRecord | None) -> JobResult | None:
         """The outcome when there is nothing to prove: purged before, nothing left, or refused up front."""
         plan = self.plan
         whole = [t for t in plan.targets if t.whole]
@@ -219,22 +215,22 @@ class _Period:
         present = [t for t in whole if self.attached(t)]
         if record is not None and (not plan.targets or self.removed_already(record)):
             if record.status == PURGING:  # a dry run: a real run finishes it
-                return self.result(ALREADY, f"an interrupted purge (started {record.started_at}) removed it; a "
-                                            "run without --dry-run completes its record", removed=record.targets)
+                return self.result(Outcome.SKIPPED, f"an interrupted purge (started {record.started_at}) removed it; "
+                                   "a run without --dry-run completes its record", removed=record.targets)
             return self.already(record, self.rows_in(windows))
         if plan.refusal:
             raise Refused(plan.refusal)
         if not plan.targets or (not present and not windows):
             names = ", ".join(plan.gone or [t.label for t in whole]) or "its relations"
-            return self.result(NOTHING, f"nothing to purge: {names} no longer exist(s) as part of "
-                                        f"{plan.schema}.{plan.table}, and no purge record says why")
+            return self.result(Outcome.SKIPPED, f"nothing to purge: {names} no longer exist(s) as part of "
+                                               f"{plan.schema}.{plan.table}, and no purge record says why")
         if len(present) != len(whole) or plan.gone:
             missing = ", ".join([t.label for t in whole if t not in present] + plan.gone)
             raise Refused(f"partly gone: {missing} no longer exist(s) while the rest remains; the archive cannot "
                           "be compared with what is left")
         return None
 
-    def prove_and_remove(self) -> PurgeResult:
+    def prove_and_remove(self) -> JobResult:
         plan, options, conn = self.plan, self.options, self.conn
         concurrently = self.detach_concurrently()
         self.method = "concurrently" if concurrently else "transaction"
@@ -251,6 +247,7 @@ class _Period:
                         self.step(f"locking {target.label}")
                         cursor.execute(sql.SQL("LOCK TABLE ONLY {} IN SHARE MODE").format(_ident(target)))
                 xid = None if concurrently else int(scalar(cursor, "SELECT txid_current()"))
+                self.work.meter.stage(Stage.CHECKING)
                 proven = prove(cursor, self.storage, plan, options.date_column, self.cancel, self.step)
                 staged = stage_rows(cursor, proven, options.date_column)
                 removed = self.removal(proven, staged)
@@ -258,6 +255,7 @@ class _Period:
                 intent = self.make_record(PURGING, removed, proven.proof, xid)
                 write_records(self.storage, intent)
                 intent_written = True
+                self.work.meter.stage(Stage.REMOVING)
                 if not concurrently:
                     self.remove(cursor, proven, removed)
                 if self.cancel.is_set():
@@ -268,7 +266,7 @@ class _Period:
             # transaction certainly rolled back (COMMIT never sent, or answered with an error)
             unknown = committing and isinstance(exc, psycopg.Error) and conn.broken
             if unknown:
-                return self.result(FAILED, f"the commit's outcome is unknown ({first_line(exc)}); the purge record "
+                return self.result(Outcome.FAILED, f"the commit's outcome is unknown ({first_line(exc)}); the purge record "
                                            "beside the objects lets a rerun tell and finish", "database")
             if intent_written:
                 with contextlib.suppress(Exception):
@@ -319,24 +317,16 @@ class _Period:
                     cursor.execute(sql.SQL("ALTER TABLE {} NO INHERIT {}").format(
                         _ident(target), sql.Identifier(parent[0], parent[1])))
 
-    def finish(self, record: PurgeRecord, reason: str = "") -> PurgeResult:
+    def finish(self, record: PurgeRecord, reason: str = "") -> JobResult:
+        self.work.meter.stage(Stage.RECORDING)
         record.status, record.xid, record.purged_at = PURGED, None, now_iso()
         write_records(self.storage, record)
-        if self.cache is not None:
-            actions = describe_removed(record.targets)
-            by_key = {o.key: o for o in record.proof.objects}
-            for key in record.keys:
-                obj = next((o for o in self.plan.objects if o.key == key), None)
-                start, end = (obj.facts.period_start, obj.facts.period_end) if obj is not None and obj.facts \
-                    else (record.period_start, record.period_end)
-                self.cache.record_purged(PurgeEntry(
-                    key, record.schema, record.table, start, end, actions, record.rows,
-                    by_key[key].sha256 if key in by_key else "", record.proof.archived_fingerprint,
-                    record.purged_at, record_key(key)))
-        outcome = PURGED_OUTCOME if not reason else ALREADY
+        if self.completed is not None:
+            self.completed(record)
+        outcome = Outcome.PURGED if not reason else Outcome.SKIPPED
         text = reason or describe_removed(record.targets) + \
             f"; proven against {', '.join(record.keys)}"
-        return self.result(outcome, text, removed=record.targets, proof=record.proof)
+        return self.result(outcome, text, removed=record.targets, proof=record.proof, purged_at=record.purged_at)
 
     def make_record(self, status: str, removed: list[RemovedTarget], proof: Proof, xid: int | None) -> PurgeRecord:
         period = self.plan.period
@@ -346,7 +336,7 @@ class _Period:
                            self.options.database, started_at=now_iso())
 
     # -- a dry run: the same proof, rolled back ---------------------------------------------------------------
-    def dry_run(self) -> PurgeResult:
+    def dry_run(self) -> JobResult:
         plan = self.plan
         settled = self.settled(self.existing_record())
         if settled is not None:
@@ -355,10 +345,11 @@ class _Period:
         with self.conn.transaction(force_rollback=True):
             cursor = self.conn.cursor()
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            self.work.meter.stage(Stage.CHECKING)
             proven = prove(cursor, self.storage, plan, self.options.date_column, self.cancel, self.step)
             removed = self.removal(proven, stage_rows(cursor, proven, self.options.date_column))
         self.method = "concurrently" if self.detach_concurrently() else "transaction"
-        return self.result(DRY_RUN, describe_removed(removed, dry_run=True) +
+        return self.result(Outcome.DRY_RUN, describe_removed(removed, dry_run=True) +
                            f"; proven against {', '.join(plan.keys)}", removed=removed, proof=proven.proof)
 
     # -- records left by earlier runs ---------------------------------------------------------------------------
@@ -366,7 +357,7 @@ class _Period:
         records = [r for r in (read_record(self.storage, key) for key in self.plan.keys) if r is not None]
         return max(records, key=lambda r: r.started_at) if records else None
 
-    def resolve(self, record: PurgeRecord) -> PurgeResult | None:
+    def resolve(self, record: PurgeRecord) -> JobResult | None:
         """An intent left by a run that stopped: finish it when its removal happened; None to purge anew."""
         when = f"started {record.started_at} on {record.host}"
         if record.method == "concurrently":
@@ -392,7 +383,7 @@ class _Period:
         raise Refused(f"a purge {when} was interrupted and the server can no longer tell whether it committed; "
                       f"compare the database with {record_key(record.keys[0])}, then remove that record")
 
-    def resolve_detach(self, record: PurgeRecord, when: str) -> PurgeResult | None:
+    def resolve_detach(self, record: PurgeRecord, when: str) -> JobResult | None:
         [target] = record.targets
         parent = self.parent_of(target.schema, target.name)
         self.method = "concurrently"
@@ -435,7 +426,7 @@ class _Period:
             "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s", parent[:2]).fetchone()
         return has_default is not None and not has_default[0]
 
-    def detach_now(self, proven: Proven, previous: dict[str, bytes | None]) -> PurgeResult | None:
+    def detach_now(self, proven: Proven, previous: dict[str, bytes | None]) -> JobResult | None:
         """DETACH … CONCURRENTLY after the proof's commit, then prove that the rows are still the proven ones."""
         [target] = self.plan.targets
         parent = self.parent(target)
@@ -450,7 +441,7 @@ class _Period:
                 with contextlib.suppress(Exception):
                     restore_records(self.storage, previous)
                 raise
-            return self.result(FAILED, f"{target.label} was left \"detach pending\" (the DETACH … CONCURRENTLY was "
+            return self.result(Outcome.FAILED, f"{target.label} was left \"detach pending\" (the DETACH … CONCURRENTLY was "
                                        "interrupted); a rerun finishes it", "database")
         with self.conn.transaction():
             cursor = self.conn.cursor()
@@ -461,7 +452,7 @@ class _Period:
         if now != (proof.live_rows, _int(proof.live_fingerprint)):
             with contextlib.suppress(Exception):
                 restore_records(self.storage, previous)
-            return self.result(FAILED, f"{target.label} was detached, but its rows changed between the proof and the "
+            return self.result(Outcome.FAILED, f"{target.label} was detached, but its rows changed between the proof and the "
                                        f"detach ({now[0]:,} rows now, {proof.live_rows:,} proven): the detached table "
                                        "is not what the archive holds; archive it again before dropping it",
                                "integrity")
@@ -494,10 +485,10 @@ class _Period:
             return False
         return bool(row[0]) or target.source.kind is not SourceKind.NATIVE
 
-    def already(self, record: PurgeRecord, newer: int, why: str = "arrived later and are not archived") -> PurgeResult:
+    def already(self, record: PurgeRecord, newer: int, why: str = "arrived later and are not archived") -> JobResult:
         note = f"; {rows_text(newer)} now in its window(s) {why}" if newer else ""
-        return self.result(ALREADY, f"purged on {record.purged_at} (record beside {self.plan.keys[0]}){note}",
-                           removed=record.targets, proof=record.proof)
+        return self.result(Outcome.SKIPPED, f"purged on {record.purged_at} (record beside {self.plan.keys[0]}){note}",
+                           removed=record.targets, proof=record.proof, purged_at=record.purged_at)
 
     def removed_already(self, record: PurgeRecord) -> bool:
         """No relation the record drops or detaches is part of the table now (discovery says what is; the

@@ -1,149 +1,97 @@
-"""Settings → the periods to purge → each purged in turn: a thin sequential loop around `purge_period`.
+"""Settings → the periods to purge → each purged in turn on the run skeleton (runner/run.py).
 
-`prepare_purge(settings, emit)` finds everything wrong with the input before anything is changed and gives a
-PurgeRun; `run()` blocks and returns a PurgeReport, emitting PurgeStarted, Notice, a PurgeStep now and then, a
-PurgeResult per period and the PurgeReport at the end. `cancel()` may be called from any thread.
+`prepare_purge(settings, emit)` finds everything wrong with the input before anything is changed and gives the
+run: an ObjectRun of a PurgeHandler over the periods. `run()` blocks and returns the RunReport, emitting the
+events every run emits (per period: JobStarted, JobProgress at each stage, a Notice per delete batch, the
+JobResult); `cancel()` may be called from any thread. Periods are purged one after another (one worker): each
+takes the table's claim for itself anyway, so a second worker would only wait for it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import sqlite3
 import threading
-import time
-from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass
-from typing import Any
-
-import psycopg
+from collections.abc import Collection, Iterator
 
 from pgarchiver_tui.cache import Cache, open_cache
 from pgarchiver_tui.commands.holdings import find_archived, open_archive
 from pgarchiver_tui.commands.purge.period import (
-    CANCELLED,
     DEFAULT_BATCH_ROWS,
     DEFAULT_LOCK_TIMEOUT_MS,
-    DRY_RUN,
-    FAILED,
-    OUTCOMES,
-    PURGED_OUTCOME,
-    REFUSED,
     PurgeOptions,
-    PurgeResult,
+    cache_entries,
+    period_job,
+    period_result,
     purge_period,
+    table_claim,
 )
 from pgarchiver_tui.commands.purge.plan import PeriodPlan, plan_purge
-from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ArchiverError, ConfigError
-from pgarchiver_tui.core.events import Notice
+from pgarchiver_tui.commands.purge.record import PurgeRecord
+from pgarchiver_tui.core.errors import ArchiverError, CacheError, ConfigError
+from pgarchiver_tui.core.events import Emit, JobResult, Outcome
+from pgarchiver_tui.core.model import Job
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.core.units import rows_text
 from pgarchiver_tui.db.connection import connect, translated_errors
 from pgarchiver_tui.db.discovery import discover
+from pgarchiver_tui.runner.retry import RetryPolicy
+from pgarchiver_tui.runner.run import Attempt, Claim, JobHandler, ObjectRun, RunOptions
 from pgarchiver_tui.storage import Storage
 
 
-@dataclass(frozen=True)
-class PurgeStarted:
-    periods: int
-    destination: str
-    dry_run: bool
-    detach_only: bool
+class PurgeHandler(JobHandler[PeriodPlan]):
+    """Purging one period: claimed, proven, removed and recorded (period.py), or left as it was."""
 
+    command = "purge"
 
-@dataclass
-class PurgeReport:
-    results: list[PurgeResult]
-    notices: list[str]
-    seconds: float
-    cancelled: bool
-    dry_run: bool
-    destination: str = ""
-    table: str = ""
-
-    def count(self, outcome: str) -> int:
-        return sum(r.outcome == outcome for r in self.results)
-
-    @property
-    def exit_code(self) -> int:
-        if self.cancelled:
-            return EXIT_INTERRUPTED
-        return EXIT_FAILED if self.count(REFUSED) or self.count(FAILED) else EXIT_OK
-
-    def summary(self) -> dict[str, int]:
-        counts = {outcome: self.count(outcome) for outcome in OUTCOMES}
-        removed = sum(r.rows for r in self.results if r.outcome in (PURGED_OUTCOME, DRY_RUN))
-        return {"periods": len(self.results), **counts, "rows": removed}
-
-    def to_json(self) -> str:
-        return json.dumps({"exit_code": self.exit_code, "interrupted": self.cancelled, "dry_run": self.dry_run,
-                           "table": self.table, "destination": self.destination, "summary": self.summary(),
-                           "notices": self.notices,
-                           "periods": [{**asdict(r), "rows": r.rows, "seconds": round(r.seconds, 3)}
-                                       for r in self.results]}, indent=2)
-
-
-class PurgeRun:
-    def __init__(self, plans: list[PeriodPlan], storage: Storage, cache: Cache | None, options: PurgeOptions,
-                 conninfo: str, emit: Callable[[Any], None], notes: list[str] | None = None,
-                 statement_timeout_ms: int = 0, table: str = "", clock: Callable[[], float] = time.monotonic) -> None:
-        self.plans, self.storage, self.cache, self.options = plans, storage, cache, options
-        self.conninfo, self.emit, self.notes = conninfo, emit, list(notes or [])
-        self.statement_timeout_ms, self.table, self.clock = statement_timeout_ms, table, clock
-        self.cancelled = threading.Event()
-        self._conn: psycopg.Connection | None = None
+    def __init__(self, storage: Storage, cache: Cache | None, options: PurgeOptions) -> None:
+        """`cache`: where completed purges are recorded; closed when the run ends."""
+        self.storage, self.cache, self.options = storage, cache, options
         self._lock = threading.Lock()
+        self._completed: dict[str, tuple[PeriodPlan, PurgeRecord]] = {}  # by period, till recorded in the cache
 
-    def cancel(self) -> None:
-        self.cancelled.set()
-        with self._lock:
-            conn = self._conn
-        if conn is not None:
-            with contextlib.suppress(Exception):  # a connection already gone needs no cancelling
-                conn.cancel_safe(timeout=2)
+    def job(self, item: PeriodPlan) -> Job:
+        return period_job(item, self.options.date_column)
 
-    def run(self) -> PurgeReport:
-        started = self.clock()
-        options = self.options
-        self.emit(PurgeStarted(len(self.plans), self.storage.url, options.dry_run, options.detach_only))
-        for note in self.notes:
-            self.emit(Notice(note))
-        results: list[PurgeResult] = []
-        try:
-            for number, plan in enumerate(self.plans):
-                if number and options.pause_seconds and not options.dry_run:
-                    self.cancelled.wait(options.pause_seconds)  # --pause: between periods too
-                if self.cancelled.is_set():
-                    result = PurgeResult(plan.label, str(plan.period or ""), CANCELLED, "not started: run cancelled",
-                                         "cancelled", keys=plan.keys)
-                else:
-                    result = purge_period(self.connection(), self.storage, plan, options, cancel=self.cancelled,
-                                          progress=self.emit, cache=None if options.dry_run else self.cache,
-                                          clock=self.clock)
-                results.append(result)
-                self.emit(result)
-        finally:
-            self.close()
-        report = PurgeReport(results, self.notes, self.clock() - started, self.cancelled.is_set(), options.dry_run,
-                             self.storage.url, self.table)
-        self.emit(report)
-        return report
+    def estimated_rows(self, items: list[PeriodPlan]) -> int:
+        return sum(plan.archived_rows for plan in items)
 
-    def connection(self) -> psycopg.Connection:
-        """One connection for the run, opened again after a period broke it."""
-        with self._lock:
-            conn = self._conn
-        if conn is None or conn.closed or conn.broken:
-            conn = connect(self.conninfo, snapshot=False, statement_timeout_ms=self.statement_timeout_ms,
-                           lock_timeout_ms=self.options.lock_timeout_ms)
+    def prepare(self, run: ObjectRun[PeriodPlan]) -> Iterator[JobResult]:
+        """Periods refused before anything is read: those no archived object holds. A refused period with
+        objects is left to its attempt: a purge record beside them may say it is purged already."""
+        for plan in run.items:
+            if plan.refusal and not plan.objects:
+                yield period_result(plan, self.options.date_column, Outcome.REFUSED,
+                                    f"{plan.refusal}; left untouched", "refused")
+
+    def claim(self, item: PeriodPlan) -> Claim | None:
+        if self.options.dry_run:  # a dry run changes nothing: it need not wait for a purge in progress
+            return None
+        return Claim(table_claim(item.schema, item.table), wait=True, patient=True)
+
+    def attempt(self, work: Attempt, item: PeriodPlan) -> JobResult:
+        def completed(record: PurgeRecord) -> None:
             with self._lock:
-                self._conn = conn
-        return conn
+                self._completed[item.label] = (item, record)
 
-    def close(self) -> None:
+        return purge_period(work, self.storage, item, self.options, completed)
+
+    def session(self, run: ObjectRun[PeriodPlan]) -> contextlib.AbstractContextManager[object]:
+        return contextlib.closing(self.cache) if self.cache is not None else contextlib.nullcontext()
+
+    def finished(self, result: JobResult) -> None:
+        """A purge this run completed goes into the cache (a dry run completes none)."""
         with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+            completed = self._completed.pop(result.key, None)
+        if completed is None or self.cache is None:
+            return
+        try:
+            for entry in cache_entries(*completed):
+                self.cache.record_purged(entry)
+        except sqlite3.Error as exc:
+            raise CacheError(f"the cache cannot record the purge ({exc}); the record beside the objects holds "
+                             "it") from None
 
 
 def purge_options(settings: Settings, detach_only: bool = False, batch_rows: int | None = None) -> PurgeOptions:
@@ -155,8 +103,8 @@ def purge_options(settings: Settings, detach_only: bool = False, batch_rows: int
                         database=settings.database_label())
 
 
-def prepare_purge(settings: Settings, emit: Callable[[Any], None], *, detach_only: bool = False,
-                  keys: Collection[str] | None = None, batch_rows: int | None = None) -> PurgeRun:
+def prepare_purge(settings: Settings, emit: Emit, *, detach_only: bool = False,
+                  keys: Collection[str] | None = None, batch_rows: int | None = None) -> ObjectRun[PeriodPlan]:
     """Everything that can be wrong with the input is found here, before anything is changed.
 
     `keys`: only the periods proven by these objects (the TUI's selected rows).
@@ -188,9 +136,11 @@ def prepare_purge(settings: Settings, emit: Callable[[Any], None], *, detach_onl
     if not plans:
         notes.append(f"nothing to purge: no partition, window or archived object of {schema}.{table} in "
                      f"{requested}")
-    return PurgeRun(plans, storage, cache, options, settings.conninfo(), emit, notes, settings.statement_timeout,
-                    f"{schema}.{table}")
-
+    run_options = RunOptions(settings.conninfo(), workers=1, statement_timeout_ms=settings.statement_timeout,
+                             lock_timeout_ms=options.lock_timeout_ms, retry=RetryPolicy(attempts=settings.retries),
+                             pause_seconds=0.0 if options.dry_run else options.pause_seconds,
+                             dry_run=options.dry_run, destination=storage.url)
+    return ObjectRun(PurgeHandler(storage, cache, options), plans, run_options, emit, notes)
 
 
 def describe_plan(plan: PeriodPlan, detach_only: bool) -> tuple[str, str]:

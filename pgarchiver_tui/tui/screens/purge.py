@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import replace
-from typing import Any
 
 from rich.markup import escape
 from textual import work
@@ -20,15 +19,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, RichLog, Static
 from textual.worker import Worker, WorkerState
 
-from pgarchiver_tui.commands.purge.period import ALREADY, NOTHING, PURGED_OUTCOME, PurgeResult, PurgeStep
-from pgarchiver_tui.commands.purge.record import describe_removed
-from pgarchiver_tui.commands.purge.run import PurgeReport, PurgeRun, describe_plan, prepare_purge
+from pgarchiver_tui.commands.purge.plan import PeriodPlan
+from pgarchiver_tui.commands.purge.record import RemovedTarget, describe_removed
+from pgarchiver_tui.commands.purge.run import PurgeHandler, describe_plan, prepare_purge
 from pgarchiver_tui.core.errors import ArchiverError
+from pgarchiver_tui.core.events import Event, JobResult, Notice, Outcome, RunReport
 from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.runner.run import ObjectRun
 
+PurgeRun = ObjectRun[PeriodPlan]
 Preparer = Callable[..., PurgeRun]
-_STYLES = {PURGED_OUTCOME: "green", ALREADY: "green", NOTHING: "", "refused": "bold red", "failed": "bold red",
-           "cancelled": "yellow", "dry-run": ""}
+_STYLES = {Outcome.PURGED: "green", Outcome.REFUSED: "bold red", Outcome.FAILED: "bold red",
+           Outcome.CANCELLED: "yellow"}
 
 
 class PurgeScreen(ModalScreen[int | None]):
@@ -48,8 +50,9 @@ class PurgeScreen(ModalScreen[int | None]):
         super().__init__()
         self.settings, self.keys, self.detach_only, self.prepare = settings, keys, detach_only, prepare
         self.purge_run: PurgeRun | None = None
-        self.report: PurgeReport | None = None
+        self.report: RunReport | None = None
         self.running = False
+        self.shown_notes: set[str] = set()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -83,7 +86,7 @@ class PurgeScreen(ModalScreen[int | None]):
                 self.query_one("#dialog-body", Static).update(f"[red]Cannot purge: {escape(text)}[/red]")
         elif event.worker.group == "purge-run" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
             self.running = False
-            if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, PurgeReport):
+            if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, RunReport):
                 self.finished(event.worker.result)
             else:
                 self.log_line(f"[bold red]purge stopped: {escape(str(event.worker.error))}[/]")
@@ -94,13 +97,13 @@ class PurgeScreen(ModalScreen[int | None]):
     def summary(self) -> str:
         assert self.purge_run is not None
         detach = self.query_one("#detach-only", Checkbox).value
-        described = [describe_plan(plan, detach) for plan in self.purge_run.plans]
+        described = [describe_plan(plan, detach) for plan in self.purge_run.items]
         purge = [text for kind, text in described if kind == "purge"]
         refused = [text for kind, text in described if kind == "refused"]
-        rows = sum(plan.archived_rows for plan, (kind, _) in zip(self.purge_run.plans, described, strict=True)
+        rows = sum(plan.archived_rows for plan, (kind, _) in zip(self.purge_run.items, described, strict=True)
                    if kind == "purge")
         lines = [f"{len(purge)} period(s), {rows:,} rows as archived, from {escape(self.app.sub_title)}, each proven "
-                 f"against {escape(self.purge_run.storage.url)} first:"]
+                 f"against {escape(self.handler.storage.url)} first:"]
         lines += [f"  {escape(text)}" for text in purge]
         if refused:
             lines.append(f"[red]{len(refused)} refused, left untouched:[/red]")
@@ -112,9 +115,10 @@ class PurgeScreen(ModalScreen[int | None]):
         return "\n".join(lines)
 
     def show_summary(self) -> None:
+        self.shown_notes = set(self.purge_run.notes) if self.purge_run is not None else set()
         self.query_one("#dialog-body", Static).update(self.summary())
         button = self.query_one("#purge", Button)
-        button.disabled = not any(describe_plan(p, False)[0] == "purge" for p in self.purge_run.plans)  # type: ignore[union-attr]
+        button.disabled = not any(describe_plan(p, False)[0] == "purge" for p in self.purge_run.items)  # type: ignore[union-attr]
         if not button.disabled:
             button.focus()
 
@@ -133,8 +137,8 @@ class PurgeScreen(ModalScreen[int | None]):
         if self.purge_run is None or self.running or self.report is not None:
             return
         detach = self.query_one("#detach-only", Checkbox).value
-        if detach != self.purge_run.options.detach_only:
-            self.purge_run.options = replace(self.purge_run.options, detach_only=detach)
+        if detach != self.handler.options.detach_only:
+            self.handler.options = replace(self.handler.options, detach_only=detach)
         self.running = True
         self.add_class("-started")
         self.query_one("#purge", Button).disabled = True
@@ -142,32 +146,39 @@ class PurgeScreen(ModalScreen[int | None]):
         self.purge_now()
 
     @work(thread=True, exclusive=True, group="purge-run", exit_on_error=False)
-    def purge_now(self) -> PurgeReport:
+    def purge_now(self) -> RunReport:
         assert self.purge_run is not None
         return self.purge_run.run()
 
-    def heard_from_thread(self, event: Any) -> None:
+    @property
+    def handler(self) -> PurgeHandler:
+        assert self.purge_run is not None and isinstance(self.purge_run.handler, PurgeHandler)
+        return self.purge_run.handler
+
+    def heard_from_thread(self, event: Event) -> None:
         self.app.call_from_thread(self.heard, event)
 
-    def heard(self, event: Any) -> None:
-        if isinstance(event, PurgeResult):
+    def heard(self, event: Event) -> None:
+        if isinstance(event, JobResult):
             style = _STYLES.get(event.outcome, "")
-            if event.outcome == PURGED_OUTCOME:  # the proof is in the record; the line says what went
-                text = f"purged {escape(event.label)}: {escape(describe_removed(event.removed))}"
+            if event.outcome is Outcome.PURGED:  # the proof is in the record; the line says what went
+                removed = [RemovedTarget(**target) for target in event.detail.get("removed", [])]
+                text = f"purged {escape(event.key)}: {escape(describe_removed(removed))}"
             else:
-                text = f"{event.outcome} {escape(event.label)}: {escape(event.reason)}"
+                text = f"{event.outcome.value} {escape(event.key)}: {escape(event.reason)}"
             self.log_line(f"[{style}]{text}[/]" if style else text)
-        elif isinstance(event, PurgeStep) and not event.routine:
+        elif isinstance(event, Notice) and event.level == "info":  # a delete batch, a concurrent detach
             self.log_line(f"  {escape(event.message)}")
+        elif isinstance(event, Notice) and event.message not in self.shown_notes:  # the summary said those
+            self.log_line(f"[yellow]{escape(event.message)}[/yellow]")
 
     def log_line(self, text: str) -> None:
         self.query_one("#purge-log", RichLog).write(text)
 
-    def finished(self, report: PurgeReport) -> None:
+    def finished(self, report: RunReport) -> None:
         self.report = report
         counts = report.summary()
-        self.log_line(f"[b]{'interrupted' if report.cancelled else 'finished'}: {counts[PURGED_OUTCOME]} purged, "
-                      f"{counts[ALREADY]} already purged, {counts['refused']} refused, {counts['failed']} failed; "
+        self.log_line(f"[b]{'interrupted' if report.cancelled else 'finished'}: {report.counts_text()}; "
                       f"{counts['rows']:,} rows removed[/b]")
         self.app.last_purge_code = report.exit_code  # type: ignore[attr-defined]
 
@@ -176,6 +187,6 @@ class PurgeScreen(ModalScreen[int | None]):
             self.purge_run.cancel()
             self.log_line("[yellow]stopping: the period in progress is rolled back[/yellow]")
             return
-        if self.purge_run is not None and self.purge_run.cache is not None and not self.running:
-            self.purge_run.cache.close()
+        if self.purge_run is not None and self.handler.cache is not None and not self.running:
+            self.handler.cache.close()  # a run closes it when it ends; a question answered Back, here
         self.dismiss(self.report.exit_code if self.report is not None else None)
