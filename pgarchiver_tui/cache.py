@@ -175,7 +175,7 @@ class Cache:
         if _is_busy(exc):
             return CacheError(f"cache {self.path} stayed locked by another process for {BUSY_TIMEOUT_SECONDS:.0f}s "
                               f"({exc}); run again once the other run is done")
-        return CacheError(f"cannot {doing} and write the cache {self.path}: {exc}; free space or fix its "
+        return CacheError(f"cannot {doing} the cache {self.path}: {exc}; free space or fix its "
                           "permissions, or choose another --cache-dir (the destination keeps what is archived)")
 
     def _open_waiting(self, destination_url: str) -> sqlite3.Connection:

@@ -112,7 +112,7 @@ class VerifyHandler(JobHandler[ArchivedObject]):
             return
         try:
             self.cache.record_verified(result.key, "ok" if result.ok else "problem: " + result.reason)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, CacheError) as exc:
             raise CacheError(f"the cache cannot record the outcome ({exc})") from None
 
     # -- one object ------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def test_archive_skip_verify_and_restore_exactly(backend: Backend, pg_dsn: str, 
     proof = command(capsys, "verify", *what)
 
     assert proof.code == 0, proof.out
-    assert proof.report["summary"]["ok"] == 2 and proof.report["summary"]["problems"] == 0
+    assert proof.report["summary"]["verified"] == 2 and proof.report["summary"]["failed"] == 0
 
     back = command(capsys, "restore", *what, "--target-table", "public.big_back")
 

@@ -25,7 +25,7 @@ async def test_a_tui_archive_run_is_published_while_it_runs(tui_settings: Settin
     app = make_app(tui_settings)
     async with app.run_test(size=(80, 24)) as pilot:
         run = await start_run(pilot, app)
-        await wait_until(pilot, lambda: run.finished is not None)
+        await wait_until(pilot, lambda: run.report is not None)
         await pilot.press("ctrl+q")
     assert written and written[0]["command"] == "archive" and written[0]["jobs"] == 5
     assert written[0]["destination"] == Path(tui_settings.local_dir).resolve().as_uri() + "/"  # type: ignore[arg-type]

@@ -166,7 +166,7 @@ class ArchiveHandler(JobHandler[Job]):
         assert self.cache is not None
         try:
             self.cache.record_archived(record)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, CacheError) as exc:
             raise CacheError(f"stored in the destination, but the cache cannot record it ({exc}); the next run "
                              "finds it there and records it") from None
 

@@ -89,7 +89,7 @@ class PurgeHandler(JobHandler[PeriodPlan]):
         try:
             for entry in cache_entries(*completed):
                 self.cache.record_purged(entry)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, CacheError) as exc:
             raise CacheError(f"the cache cannot record the purge ({exc}); the record beside the objects holds "
                              "it") from None
 
