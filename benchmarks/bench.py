@@ -40,10 +40,12 @@ TARGETS = {
     "cpu_narrow_csv_vs_pipe": 1.0, "cpu_s3_vs_local": 1.1,
     # throughput with a CPU-burning neighbour on each core, and over many small partitions
     "loaded_one_vs_pipe": 0.95, "loaded_two_vs_two_pipes": 0.95, "many_small_vs_xargs": 1.0,
+    # one partition read by 4 connections: ≥ 1.2× one pipe on 2 cores (≥ 2.5× on 4 or more)
+    "split_4_vs_pipe": 1.2, "rss_split_4_mb": 150,
 }
 UPPER_BOUNDS = {"size_vs_zstd", "rss_4_workers_mb", "rss_large_vs_small", "rerun_1000_seconds",
                 "discovery_10000_seconds", "cpu_jsonl_vs_pipe", "cpu_csv_vs_pipe", "cpu_narrow_jsonl_vs_pipe",
-                "cpu_narrow_csv_vs_pipe", "cpu_s3_vs_local"}
+                "cpu_narrow_csv_vs_pipe", "cpu_s3_vs_local", "rss_split_4_mb"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,7 +164,8 @@ class Bench:
     # -- the run -------------------------------------------------------------------------------------------
     def run(self) -> dict:
         args = self.args
-        groups = set(args.only) or {"single", "two", "memory", "rerun", "discovery", "cpu", "loaded", "small"}
+        groups = set(args.only) or {"single", "two", "memory", "rerun", "discovery", "cpu", "loaded", "small",
+                                    "split"}
         started = time.perf_counter()
         log(f"generating 4 partitions of {args.rows:,} rows and one of {args.rows // 10:,}")
         self.days = dataset.make_events(self.dsn, "events", 4, args.rows)
@@ -193,6 +196,8 @@ class Bench:
             self.loaded()
         if "small" in groups:
             self.many_small()
+        if "split" in groups:
+            self.split()
         self.extra["tui_partition_table_10000"] = {
             "status": "not measured here",
             "note": "the TUI's 10,000-row partition table (open < 1 s, key < 100 ms) is measured by a Pilot "
@@ -432,6 +437,17 @@ class Bench:
         timings["listing"] = [timings["listing"][0] / count]  # one listing for the run, per object
         return {name: sorted(values)[len(values) // 2] for name, values in timings.items()}
 
+    def split(self) -> None:
+        """One partition read by 2 and 4 connections on one snapshot (`--split`), against one pipe."""
+        log("one partition, --split 2 and --split 4")
+        day = [self.days[0]]
+        pipe = self.add("psql row_to_json | zstd -3 (beside --split)", day)
+        contenders: dict[str, Callable[[], Sample]] = {pipe: lambda: self.pipes(day, "jsonl")}
+        for readers in (2, 4):
+            case = self.add(f"tool jsonl → dir, --split {readers}", day, pipe)
+            contenders[case] = lambda readers=readers: self.tool(day, "jsonl", "local", extra=["--split", str(readers)])
+        self.alternate(contenders)
+
     def _issue16_measures(self, summaries: dict[str, dict]) -> dict[str, float | None]:
         def cpu_ratio(name: str) -> float | None:
             return summaries[name]["cpu_ratio"] if name in summaries else None
@@ -450,6 +466,8 @@ class Bench:
             "loaded_one_vs_pipe": ratio("loaded: tool jsonl → dir"),
             "loaded_two_vs_two_pipes": ratio("loaded: tool jsonl → dir, 2 workers"),
             "many_small_vs_xargs": ratio(f"tool jsonl → dir, 2 workers, {count} partitions"),
+            "split_4_vs_pipe": ratio("tool jsonl → dir, --split 4"),
+            "rss_split_4_mb": summaries.get("tool jsonl → dir, --split 4", {}).get("peak_rss_mb"),
         }
 
     def tui_table(self) -> None:
@@ -493,7 +511,7 @@ class Bench:
         return sample, stdout
 
     def tool(self, days: list[date], fmt: str, where: str, workers: int = 1, table: str = "events",
-             dest: list[str] | None = None, env: dict[str, str] | None = None) -> Sample:
+             dest: list[str] | None = None, env: dict[str, str] | None = None, extra: Sequence[str] = ()) -> Sample:
         self.runs += 1
         target = self.scratch / f"run-{self.runs}"
         if where == "local":
@@ -505,7 +523,7 @@ class Bench:
             destination = self._s3_flags()
         flags = ["--table", table, "--start-date", min(days).isoformat(), "--end-date", max(days).isoformat(),
                  "--output-format", fmt, "--compression", "zstd", "--compression-level", str(LEVEL),
-                 "--workers", str(workers), "--cache-dir", str(target / "cache"), *destination]
+                 "--workers", str(workers), "--cache-dir", str(target / "cache"), *destination, *extra]
         sample, stdout = self.measured([self._cli(flags)], {**self.env, **(env or {})})
         report = json.loads(stdout[0])
         if report["summary"]["archived"] != len(days):
