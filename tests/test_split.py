@@ -86,3 +86,21 @@ def test_a_small_table_or_parquet_keeps_one_reader(pg_dsn: str, tmp_path: Path,
             "INSERT INTO big VALUES (1, '2024-01-01 10:00')")
     path, facts = archive(capsys, pg_dsn, tmp_path / "a", split=4)
     assert facts["rows"] == 1 and read_object(path).count(b"\n") == 1
+
+
+def test_a_reader_that_fails_fails_the_object_and_writes_nothing(big: str, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from pgarchiver_tui.commands.archive import split
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the second reader could not connect")
+
+    monkeypatch.setattr(split, "connect", broken)
+    run = run_cli(capsys, *archive_args(big, "big", "2024-01-01", "2024-01-01", split=2, retries=1),
+                  *flags(local_dir=tmp_path / "a", cache_dir=tmp_path / "cache"))
+    assert run.code != 0
+    assert [o["outcome"] for o in run.objects()] == ["failed"]
+    assert "the second reader could not connect" in run.objects()[0]["reason"]
+    assert archived_files(tmp_path / "a") == {}
+    assert not [p for p in (tmp_path / "a").rglob("*") if p.is_file()], "no temporary file left either"
