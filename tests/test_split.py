@@ -104,3 +104,14 @@ def test_a_reader_that_fails_fails_the_object_and_writes_nothing(big: str, tmp_p
     assert "the second reader could not connect" in run.objects()[0]["reason"]
     assert archived_files(tmp_path / "a") == {}
     assert not [p for p in (tmp_path / "a").rglob("*") if p.is_file()], "no temporary file left either"
+
+
+def test_a_split_object_on_s3_verifies_deep(big: str, s3_bucket, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    where = flags(s3_endpoint=s3_bucket.endpoint, s3_bucket=s3_bucket.name, cache_dir=tmp_path / "cache")
+    run = run_cli(capsys, *archive_args(big, "big", "2024-01-01", "2024-01-01", split=3), *where)
+    assert run.code == 0, run.err
+    assert run.objects()[0]["rows"] == live_rows(big)
+    verify = command(capsys, "verify", "--dsn", big, "--table", "big", "--deep", *where)
+    assert verify.code == 0, verify.err
+    assert [o["outcome"] for o in verify.objects()] == ["verified"]
