@@ -1,7 +1,8 @@
 """The benchmark's tables, generated server-side so that even millions of rows take seconds to make.
 
 `events`: daily partitions of rows of about 330 bytes as COPY text (bigint, timestamptz, bigint, text, numeric,
-jsonb, text[]), the shape of an application's event log. `many`: a thousand small daily partitions, for the
+jsonb, text[]), the shape of an application's event log. `narrow`: the same days with rows of about 118 bytes
+as COPY text (six plain columns), where what is paid per row rather than per byte dominates. `many`: a thousand small daily partitions, for the
 rerun. `wide`: ten thousand empty daily partitions, for discovery.
 """
 
@@ -88,4 +89,37 @@ def make_empty_days(dsn: str, table: str, days: int, rows_per_day: int = 0, batc
                     fill(conn, partition, dates[n], 1 + n * rows_per_day, rows_per_day)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+    return dates
+
+
+_NARROW_ROWS = """
+INSERT INTO {partition}
+SELECT g,
+       {day}::timestamptz + (g - {first}) * {step},
+       1 + mod(g * 7919, 100000),
+       (ARRAY['page_view', 'click', 'purchase', 'refund', 'signup', 'login'])[1 + mod(g, 6)::int],
+       round(mod(g * 37, 1000000) / 100.0, 2),
+       substr(md5(g::text) || md5((g * 3)::text), 1, {hex_chars})
+FROM generate_series({first}::bigint, {last}::bigint) AS g
+"""
+NARROW_HEX_CHARS = 56  # with the other columns: about 118 bytes per row as COPY text (bench records the mean)
+
+
+def make_narrow(dsn: str, table: str, days: int, rows_per_day: int) -> list[date]:
+    """Daily partitions of narrow rows (bigint, timestamptz, bigint, text, numeric, text), frozen and analysed."""
+    dates = [FIRST_DAY + timedelta(days=n) for n in range(days)]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(table)))
+        conn.execute(sql.SQL(
+            "CREATE TABLE {} (id bigint, created_at timestamptz NOT NULL, account_id bigint, kind text, "
+            "amount numeric(12, 2), ref text) PARTITION BY RANGE (created_at)").format(sql.Identifier(table)))
+        for n, day in enumerate(dates):
+            first = 1_000_000 + n * rows_per_day
+            conn.execute(sql.SQL(_NARROW_ROWS).format(
+                partition=add_day(conn, table, day), day=sql.Literal(f"{day} 00:00:00+00"),
+                first=sql.Literal(first), last=sql.Literal(first + rows_per_day - 1),
+                hex_chars=sql.Literal(NARROW_HEX_CHARS),
+                step=sql.SQL("interval {}").format(
+                    sql.Literal(f"{86_400_000_000 // max(rows_per_day, 1)} microseconds"))))
+        conn.execute(sql.SQL("VACUUM (FREEZE, ANALYZE) {}").format(sql.Identifier(table)))
     return dates

@@ -26,6 +26,8 @@ class Sample:
     output_bytes: int = 0
     job_seconds: float = 0.0  # the tool's own time for its objects: the wall time less start-up
     report: dict | None = None  # the tool's --json report
+    server_cpu_seconds: float = 0.0  # PostgreSQL's processes meanwhile (the backends do the same COPY for both)
+    store_cpu_seconds: float = 0.0  # the S3 server's process meanwhile (moto, in its own process)
 
 
 @dataclass
@@ -53,8 +55,13 @@ class Case:
         ratio = self.rows_per_second / base.rows_per_second if base and base.rows_per_second else None
         size_ratio = (self.median("output_bytes") / base.median("output_bytes")
                       if base and base.median("output_bytes") and self.median("output_bytes") else None)
+        cpu = self.median("cpu_seconds")
+        cpu_ratio = cpu / base.median("cpu_seconds") if base and base.samples and base.median("cpu_seconds") else None
         return {
             "name": self.name, "rows": self.rows, "text_bytes": self.text_bytes,
+            "cpu_us_per_row": cpu / self.rows * 1e6 if self.rows else None, "cpu_ratio": cpu_ratio,
+            "server_cpu_seconds": self.median("server_cpu_seconds"),
+            "store_cpu_seconds": self.median("store_cpu_seconds"),
             "seconds": self.median("seconds"), "cpu_seconds": self.median("cpu_seconds"),
             "rows_per_second": self.rows_per_second, "mb_per_second": self.mb_per_second,
             "job_rows_per_second": self.rows / self.median("job_seconds") if self.median("job_seconds") else None,
@@ -152,3 +159,47 @@ def _vm_hwm_kb(pid: int) -> int | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+def process_cpu(pid: int) -> float:
+    """User + system seconds of a process and of its children it has waited for (/proc/PID/stat).
+
+    For the postmaster this is every backend that has ended: it reaps them. 0.0 once the process is gone.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime (fields 14-17 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu(pid: int) -> float:
+    """process_cpu of a process plus its live children (a postmaster's running backends)."""
+    total = process_cpu(pid)
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+                total += process_cpu(int(child))
+    except OSError:
+        pass
+    return total
+
+
+class Burners:
+    """One CPU-burning process per core: the loaded machine a production host usually is."""
+
+    def __init__(self, count: int | None = None) -> None:
+        self.count = count or os.cpu_count() or 1
+
+    def __enter__(self) -> Burners:
+        import sys
+
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(self.count)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait()

@@ -30,7 +30,8 @@ def test_streams_the_same_bytes_as_psycopg_with_counts(pg_dsn: str, monkeypatch:
         chunks = list(source.copy_out(cursor, statement, threading.Event(), lambda r, b: told.append((r, b)),
                                       count))
         assert count.rows == 20_000
-        assert b"".join(chunks) == psycopg_copy(conn, statement)
+        assert b"".join(chunks) == psycopg_copy(conn, statement)  # chunks kept are never changed by later reads
+        assert all(type(chunk) is bytes for chunk in chunks)  # what every stage downstream is promised
         assert conn.execute("SELECT 1").fetchone() == (1,)  # the connection is idle and usable again
     assert sum(rows for rows, _ in told) == 20_000
     assert [size for _, size in told] == [len(chunk) for chunk in chunks]

@@ -83,6 +83,7 @@ OPTIONS = _options(
     Option("compression", "choice", choices=tuple(CODEC_CHOICES)),
     Option("compression_level", "int", example="3"),  # its range is the codec's: checked by Settings.validate
     Option("zstd_threads", "int", 0, 256, example="2"),
+    Option("split", "int", 1, 64, example="4"),
     Option("path_template", "template", empty_ok=True),
     # where
     Option("s3_endpoint", "url"),

@@ -59,6 +59,7 @@ class Settings:
     compression: str = "zstd"
     compression_level: int | None = None
     zstd_threads: int = 0
+    split: int = 1  # connections reading one partition at once
     path_template: str = "{schema}/{table}/{YYYY}/{MM}"
     # where
     s3_endpoint: str | None = None

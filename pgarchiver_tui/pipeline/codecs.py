@@ -79,52 +79,47 @@ def _zstd_compressor(level: int, threads: int) -> _Compressor:
     return zstandard.ZstdCompressor(compression_params=params).compressobj()
 
 
-class _ZstdFrames:
-    """Decodes one or more concatenated zstd frames.
+class _Frames:
+    """Decodes one or more concatenated frames (zstd frames, gzip members, lz4 frames): an object written by
+    several readers at once (`--split`) is their compressed streams one after the other.
 
-    python-zstandard's `read_across_frames=True` never reports `eof`, so a complete stream could not be told
-    from a truncated one: each frame gets its own decompressobj instead, and the stream is finished when the
-    last frame begun is complete.
+    Each frame gets its own decompressor, and the stream is finished when the last frame begun is complete
+    (python-zstandard's `read_across_frames=True` never reports `eof`, so a complete stream could not be told
+    from a truncated one). Bytes after a complete frame that do not begin another are corrupt data.
     """
 
-    def __init__(self) -> None:
-        self._frame = zstandard.ZstdDecompressor().decompressobj()
+    def __init__(self, make: Callable[[], _Decompressor]) -> None:
+        self._make = make
+        self._frame = make()
 
     def decompress(self, data: bytes) -> bytes:
         out = []
         while data:
-            if self._frame.eof:
-                self._frame = zstandard.ZstdDecompressor().decompressobj()
+            if self._frame.eof:  # type: ignore[attr-defined]
+                self._frame = self._make()
             out.append(self._frame.decompress(data))
-            data = self._frame.unused_data if self._frame.eof else b""
+            data = self._frame.unused_data if self._frame.eof else b""  # type: ignore[attr-defined]
         return b"".join(out)
 
     @property
     def eof(self) -> bool:
-        return self._frame.eof
+        return bool(self._frame.eof)  # type: ignore[attr-defined]
 
 
-def _zstd_decompressor() -> tuple[_Decompressor, Callable[[], bool]]:
-    obj = _ZstdFrames()
-    return obj, lambda: obj.eof
-
-
-def _gzip_decompressor() -> tuple[_Decompressor, Callable[[], bool]]:
-    obj = zlib.decompressobj(wbits=31)
-    return obj, lambda: obj.eof
-
-
-def _lz4_decompressor() -> tuple[_Decompressor, Callable[[], bool]]:
-    obj = lz4.frame.LZ4FrameDecompressor()
-    return obj, lambda: obj.eof
+def _frames(make: Callable[[], _Decompressor]) -> Callable[[], tuple[_Decompressor, Callable[[], bool]]]:
+    def decompressor() -> tuple[_Decompressor, Callable[[], bool]]:
+        obj = _Frames(make)
+        return obj, lambda: obj.eof
+    return decompressor
 
 
 CODECS: dict[str, Codec] = {
     codec.name: codec
     for codec in (
-        Codec.of("zstd", _zstd_compressor, _zstd_decompressor),
-        Codec.of("gzip", lambda level, _t: zlib.compressobj(level, zlib.DEFLATED, 31), _gzip_decompressor),
-        Codec.of("lz4", lambda level, _t: _Lz4Compressor(level), _lz4_decompressor),
+        Codec.of("zstd", _zstd_compressor, _frames(lambda: zstandard.ZstdDecompressor().decompressobj())),
+        Codec.of("gzip", lambda level, _t: zlib.compressobj(level, zlib.DEFLATED, 31),
+                 _frames(lambda: zlib.decompressobj(wbits=31))),
+        Codec.of("lz4", lambda level, _t: _Lz4Compressor(level), _frames(lz4.frame.LZ4FrameDecompressor)),
         Codec.of("none", lambda _l, _t: _Identity(), lambda: (_Identity(), lambda: True)),
     )
 }

@@ -51,7 +51,8 @@ class Prepared:
 def archive_options(settings: Settings) -> ArchiveOptions:
     return ArchiveOptions(
         conninfo=settings.conninfo(), format=settings.output_format, compression=settings.compression,
-        level=settings.compression_level, zstd_threads=settings.zstd_threads, workers=settings.workers,
+        level=settings.compression_level, zstd_threads=settings.zstd_threads, split=settings.split,
+        workers=settings.workers,
         dry_run=settings.dry_run, force=settings.force, statement_timeout_ms=settings.statement_timeout,
         lock_timeout_ms=settings.lock_timeout,
         retry=RetryPolicy(attempts=settings.retries, budget_seconds=settings.retry_budget),

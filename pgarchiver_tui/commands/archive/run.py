@@ -19,6 +19,7 @@ from psycopg import sql
 
 from pgarchiver_tui import __version__
 from pgarchiver_tui.cache import Cache, Record, now_iso
+from pgarchiver_tui.commands.archive import split
 from pgarchiver_tui.commands.archive.identity import collision
 from pgarchiver_tui.commands.holdings import object_claim
 from pgarchiver_tui.core.accounting import TableAccount
@@ -48,6 +49,7 @@ class ArchiveOptions:
     compression: str = "zstd"
     level: int | None = None
     zstd_threads: int = 0
+    split: int = 1  # readers of one partition, on one exported snapshot (commands/archive/split.py)
     workers: int = 1
     dry_run: bool = False
     force: bool = False
@@ -222,9 +224,20 @@ class ArchiveHandler(JobHandler[Job]):
 
         raw = digest.Tally()
         stored_tally = digest.Tally()
-        source = rows()
-        chunks = digest.count(fmt.encode(source, columns, options.compression, options.effective_level), raw)
-        chunks = codecs.compress(chunks, codec, options.effective_level, options.zstd_threads)
+        ranges = self._ranges(conn, job, fmt)
+        reading = split.Reading(raw=raw)
+        source: Generator[bytes, None, None]
+        if ranges is not None:  # several readers on one snapshot, each compressing its own frames
+            session = {"statement_timeout_ms": options.statement_timeout_ms,
+                       "lock_timeout_ms": options.lock_timeout_ms}
+            source = split.split_stream(conn, options.conninfo, session, _selection(job, job.slices[0]), ranges,
+                                        fmt, columns, codec, options.effective_level, work.cancelled,
+                                        progress.read, reading)
+            chunks: Iterator[bytes] = source
+        else:
+            source = rows()
+            chunks = digest.count(fmt.encode(source, columns, options.compression, options.effective_level), raw)
+            chunks = codecs.compress(chunks, codec, options.effective_level, options.zstd_threads)
         chunks = progress.written(digest.hash_sha256(chunks, stored_tally))
         progress.stage(Stage.READING)
         try:
@@ -238,6 +251,9 @@ class ArchiveHandler(JobHandler[Job]):
         finally:
             # a write that failed mid-stream leaves the COPY running: end it now, or the rollback waits forever
             source.close()
+        if ranges is not None:
+            counted["server_rows"], counted["header_lines"] = reading.server_rows, reading.header_lines
+            progress.stage(Stage.UPLOADING)
         rows_read = progress.rows - counted["header_lines"]
         if rows_read != counted["server_rows"]:
             raise IntegrityError(f"read {rows_read} rows but the server sent {counted['server_rows']}")
@@ -273,6 +289,14 @@ class ArchiveHandler(JobHandler[Job]):
             self._record(record)
         return JobResult(job, Outcome.ARCHIVED, rows=rows_read, bytes_in=raw.bytes, bytes_out=stored.size,
                          seconds=seconds)
+
+    def _ranges(self, conn: psycopg.Connection, job: Job, fmt: formats.Format) -> list[tuple[int, int | None]] | None:
+        """Block ranges for `--split`: one job of one source in a format the server writes (Parquet keeps one
+        reader); None for a single reader."""
+        if self.options.split < 2 or len(job.slices) != 1 or fmt.inner_compression:
+            return None
+        ranges = split.block_ranges(conn, _selection(job, job.slices[0]).relation, self.options.split)
+        return ranges if len(ranges) > 1 else None
 
     def _check_claimed(self, job: Job) -> None:
         """Holding the claim (runner/run.py): clear a dead run's unfinished write of the key, and stop when another
