@@ -11,7 +11,6 @@ from pathlib import Path
 
 import platformdirs
 from textual.app import App, SystemCommand
-from textual.binding import Binding
 from textual.screen import Screen
 
 from pgarchiver_tui.commands.archive.prepare import Prepared, prepare
@@ -20,10 +19,11 @@ from pgarchiver_tui.core.events import RunFinished
 from pgarchiver_tui.core.model import Job
 from pgarchiver_tui.core.settings import Settings, default_config_path
 from pgarchiver_tui.render.report import exit_code
+from pgarchiver_tui.tui import keys
 from pgarchiver_tui.tui.screens.cache import CacheScreen
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
 from pgarchiver_tui.tui.screens.connection import ConnectionScreen
-from pgarchiver_tui.tui.screens.help import HelpScreen
+from pgarchiver_tui.tui.screens.help import HelpScreen, screen_commands
 from pgarchiver_tui.tui.screens.partitions import Loader, PartitionsScreen
 from pgarchiver_tui.tui.screens.run import RunScreen, WatchScreen
 
@@ -46,12 +46,7 @@ def crash_log_path() -> Path:
 class ArchiverApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "pgarchiver-tui"
-    BINDINGS = [
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("f3", "cache", "Cache"),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-    ]
+    BINDINGS = keys.APP
 
     def __init__(self, settings: Settings, *, loader: Loader = prepare,
                  clock: Callable[[], float] = time.monotonic,
@@ -108,18 +103,11 @@ class ArchiverApp(App[int]):
         self.push_screen(CacheScreen(settings))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every action with a key, of the screen and the app, reachable from the command palette."""
-        yield from super().get_system_commands(screen)
-        seen = {"Quit", "Keys", "Theme"}
-        for active in screen.active_bindings.values():
-            binding = active.binding
-            if not binding.description or binding.description in seen or not active.enabled:
-                continue
-            seen.add(binding.description)
-            key = self.get_key_display(binding)
-            yield SystemCommand(binding.description, f"{binding.description} (key: {key})",
-                                partial(self.run_action, binding.action, active.node))
-
+        """The command palette: each of pgarchiver-tui's commands on this screen once, with its key; none of
+        Textual's own (themes, screenshots, maximising) that an operator never needs."""
+        for command in screen_commands(screen):
+            yield SystemCommand(command.description, f"key: {command.key}",
+                                partial(self.run_action, command.action, command.node))
     # -- leaving -----------------------------------------------------------------------------------------
     def running_screen(self) -> WatchScreen | None:
         return next((s for s in self.screen_stack if isinstance(s, WatchScreen) and s.running), None)

@@ -7,8 +7,10 @@ from rich.text import Text
 from textual.widgets import Static
 
 from pgarchiver_tui.commands.restore import RestoreReport, RestoreResult, RestoreRun
+from pgarchiver_tui.core.events import JobProgress
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import human_bytes, literal
+from pgarchiver_tui.tui.progress import Expected
 from pgarchiver_tui.tui.screens.run import WatchScreen
 from pgarchiver_tui.tui.widgets.results_table import ResultsTable
 from pgarchiver_tui.tui.widgets.run_summary import RunSummary
@@ -33,12 +35,15 @@ class RestoreScreen(WatchScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.begin(self.total_jobs)
+        self.begin([Expected(o.key, o.rows or 0, o.bytes_out or 0) for o in self.restore_run.objects])
         self.query_one("#run-title", Static).update(
             f"[b]{'Dry run of restoring' if self.dry_run else 'Restoring'} {self.total_jobs} object(s)[/b] "
             f"into {escape(self.restore_run.options.qualified)}")
         self.active = self.restore_run
         self.execute(self.restore_run.run)
+
+    def progress_size(self, event: JobProgress) -> int:
+        return event.bytes_out  # what was read of the stored object, as its stored size is known
 
     def handle_own(self, bars: dict[int, WorkerBar], event: object) -> None:
         if isinstance(event, RestoreResult):
@@ -47,7 +52,8 @@ class RestoreScreen(WatchScreen):
             self.finish(event)
 
     def result(self, bars: dict[int, WorkerBar], result: RestoreResult) -> None:
-        self.object_done(bars, result.key, result.rows, 0)
+        self.object_done(bars, result.key, result.rows, 0, {"skipped": "skipped", "cancelled": "cancelled"}.get(
+            result.outcome, "done"))
         label = result.key.rsplit("/", 1)[-1].split(".", 1)[0]
         reason = f"[{result.category}] {result.reason}" if result.category else result.reason
         self.query_one(ResultsTable).add_outcome(Text(result.outcome, style=STYLES.get(result.outcome, "")), label,

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, RichLog, Static
+from textual.widgets import Header, RichLog, Static
 from textual.worker import Worker, WorkerState
 
 from pgarchiver_tui.commands.archive.prepare import Prepared
@@ -30,13 +30,22 @@ from pgarchiver_tui.core.events import (
 from pgarchiver_tui.core.model import Job
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import human_bytes, rate_text
+from pgarchiver_tui.tui.progress import Expected
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
+from pgarchiver_tui.tui.widgets.key_footer import KeyFooter
 from pgarchiver_tui.tui.widgets.overall_bar import OverallBar
 from pgarchiver_tui.tui.widgets.results_table import ResultsTable
 from pgarchiver_tui.tui.widgets.run_summary import RunSummary
 from pgarchiver_tui.tui.widgets.worker_bar import WorkerBar
 
 REDRAW_SECONDS = 0.25  # progress is drawn four times a second, however fast events come
+FINISHED = {Outcome.SKIPPED: "skipped", Outcome.CANCELLED: "cancelled"}  # any other outcome: done
+
+
+def expected_of(jobs: list[Job]) -> list[Expected]:
+    """What each object is expected to move: its rows (the planner's estimate) and its size on disk."""
+    return [Expected(job.key, job.estimated_rows, sum(part.source.size_bytes for part in job.slices))
+            for job in jobs]
 
 
 class Cancellable(Protocol):
@@ -51,6 +60,7 @@ class WatchScreen(Screen[None]):
         Binding("x", "cancel", "Cancel run"),
         Binding("r", "retry", "Retry failed"),
         Binding("escape", "back", "Back"),
+        Binding("f3", "app.cache", "Cache", show=False),
     ]
     doing = "Running"  # the title while it runs
 
@@ -77,21 +87,21 @@ class WatchScreen(Screen[None]):
         yield RunSummary(id="summary")
         yield ResultsTable()
         yield RichLog(id="log", max_lines=2000, wrap=True, markup=True, min_width=20)
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.set_interval(REDRAW_SECONDS, self.flush)
 
     # -- running -----------------------------------------------------------------------------------------
-    def begin(self, objects: int) -> None:
-        """Ready the widgets for a run of `objects`."""
-        self.total_jobs = objects
+    def begin(self, expected: list[Expected]) -> None:
+        """Ready the widgets for a run of these objects."""
+        objects = self.total_jobs = len(expected)
         self.done = self.done_rows = self.done_bytes = 0
         self.live.clear()
         self.running = True
         self.query_one(RunSummary).hide()
         self.query_one("#workers").display = True
-        self.query_one(OverallBar).begin(objects)
+        self.query_one(OverallBar).begin(expected)
         what = "Dry run of" if self.dry_run else self.doing
         self.query_one("#run-title", Static).update(
             f"[b]{what} {objects} object(s)[/b] → {escape(self.destination)}")
@@ -139,8 +149,13 @@ class WatchScreen(Screen[None]):
 
     def progressed(self, bars: dict[int, WorkerBar], event: JobProgress) -> None:
         self.live[event.worker] = event
+        self.query_one(OverallBar).progress.progressed(event.job.key, event.rows, self.progress_size(event))
         if event.worker in bars:
             bars[event.worker].progressed(event)
+
+    def progress_size(self, event: JobProgress) -> int:
+        """The bytes of an object done so far, in the sense of its expected size (`begin`)."""
+        return event.bytes_in
 
     def handle(self, bars: dict[int, WorkerBar], event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -159,9 +174,12 @@ class WatchScreen(Screen[None]):
     def handle_own(self, bars: dict[int, WorkerBar], event: object) -> None:
         """A subclass's events: its results and its end."""
 
-    def object_done(self, bars: dict[int, WorkerBar], key: str, rows: int, size: int) -> None:
-        """Count one finished object and free the bar of the worker that had it."""
-        self.done += 1
+    def object_done(self, bars: dict[int, WorkerBar], key: str, rows: int, size: int, how: str = "done") -> None:
+        """Count one finished object and free the bar of the worker that had it.
+
+        `how`: done (archived, failed, dry run: nothing more to do for it), skipped or cancelled."""
+        self.query_one(OverallBar).progress.finished(key, how)
+        self.done += how != "cancelled"
         self.done_rows += rows
         self.done_bytes += size
         for worker, progress in list(self.live.items()):
@@ -176,9 +194,12 @@ class WatchScreen(Screen[None]):
         self.running = False
         self.live.clear()
         self.query_one("#workers").display = False
-        self.query_one(OverallBar).show(self.done, self.total_jobs, rows, size, seconds)
+        overall = self.query_one(OverallBar)
+        self.done = overall.progress.count("done", "skipped")
+        overall.end(head.lower())
+        overall.show(self.done, self.total_jobs, rows, size, seconds)
         self.query_one("#run-title", Static).update(
-            f"[b]{head}[/b]: {self.done} object(s) → {escape(self.destination)}")
+            f"[b]{head}[/b]: {self.done} of {self.total_jobs} object(s) → {escape(self.destination)}")
         self.log_line(f"[b]{head.lower()}[/b] in {seconds:.1f}s")
         self.refresh_bindings()
 
@@ -252,7 +273,7 @@ class RunScreen(WatchScreen):
     def begin(self, jobs: list[Job]) -> None:  # type: ignore[override]
         self.jobs = jobs
         self.finished = None
-        super().begin(len(jobs))
+        super().begin(expected_of(jobs))
 
     def handle_own(self, bars: dict[int, WorkerBar], event: object) -> None:
         if isinstance(event, JobResult):
@@ -261,7 +282,7 @@ class RunScreen(WatchScreen):
             self.run_finished(event)
 
     def result(self, bars: dict[int, WorkerBar], result: JobResult) -> None:
-        self.object_done(bars, result.job.key, result.rows, result.bytes_in)
+        self.object_done(bars, result.job.key, result.rows, result.bytes_in, FINISHED.get(result.outcome, "done"))
         self.query_one(ResultsTable).add_result(result)
         if result.outcome in (Outcome.ARCHIVED, Outcome.DRY_RUN):
             self.log_line(f"{result.outcome.value} {escape(result.job.key)}: {result.rows:,} rows, "
@@ -278,7 +299,10 @@ class RunScreen(WatchScreen):
         self.app.last_finished = finished  # type: ignore[attr-defined]
         self.query_one(RunSummary).show(finished)
         head = "Interrupted" if finished.cancelled else "Dry run finished" if self.dry_run else "Finished"
-        self.done = len(finished.results)
+        overall = self.query_one(OverallBar)
+        for result in finished.results:  # objects never started end as cancelled without an event of their own
+            if overall.progress.items.get(result.job.key) and result.outcome is Outcome.CANCELLED:
+                overall.progress.finished(result.job.key, "cancelled")
         self.ended(head, finished.seconds, finished.rows, finished.bytes_in)
 
     def can_retry(self) -> bool:

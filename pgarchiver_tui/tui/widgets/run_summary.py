@@ -11,7 +11,10 @@ from pgarchiver_tui.tui.formatting import human_bytes, literal, rate_text
 
 class RunSummary(Static):
     DEFAULT_CSS = """
-    RunSummary { height: auto; max-height: 8; border: round $primary; padding: 0 1; display: none; }
+    RunSummary {
+        height: auto; border: round $primary; padding: 0 1; display: none;
+        text-wrap: nowrap; text-overflow: ellipsis;  /* one line per fact; the results and log have the rest */
+    }
     RunSummary.-failed { border: round $error; }
     RunSummary.-shown { display: block; }
     """

@@ -12,7 +12,7 @@ from pgarchiver_tui.tui.formatting import human_bytes
 
 class SelectionTotals(Static):
     DEFAULT_CSS = """
-    SelectionTotals { height: 1; background: $boost; padding: 0 1; }
+    SelectionTotals { height: 1; background: $boost; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def show(self, selected: Iterable[Entry], total: int, shown: int, filter_text: str = "", order: str = "") -> None:
