@@ -45,7 +45,7 @@ async def test_verify_marked_records_from_the_cache_screen(tui_settings: Setting
         await wait_until(pilot, lambda: table.row_count == 5)
         assert cell(table, 0, "verified") == "—"
         await pilot.press("space", "space")  # marks …0101 and …0102; the cursor moves on after each
-        assert screen.selected == {r.key for r in screen.shown[:2]}
+        assert screen.selected == set(screen.shown[:2])
         await pilot.press("v")
         panel = screen.query_one(VerifyPanel)
         await wait_until(pilot, lambda: bool(panel.reports) and not panel.running)
@@ -53,7 +53,7 @@ async def test_verify_marked_records_from_the_cache_screen(tui_settings: Setting
         assert cell(table, 1, "verified").startswith("problem")
         assert cell(table, 2, "verified") == "—"  # not chosen, not verified
         [report] = panel.reports
-        assert [c.key for c in report.checks] == [r.key for r in screen.shown[:2]]
+        assert [c.key for c in report.checks] == screen.shown[:2]
     cache = open_cache(open_destination(tui_settings, check=False).url, tui_settings.cache_dir)
     outcomes = {r.key.rsplit("/", 1)[-1]: r.verify_outcome for r in cache.records()}
     cache.close()

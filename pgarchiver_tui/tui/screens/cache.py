@@ -372,7 +372,7 @@ class CacheScreen(Screen[None]):
             return
         box = self.query_one("#filter", Input)
         if box.display:
-            box.value = ""
+            box.value, self.filter_text = "", ""
             box.display = False
             self.filter_now()
             self.table.focus()
