@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from types import FrameType
@@ -193,7 +194,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list.insert(0, "archive")
     args = build_parser().parse_args(args_list)
     handler: Handler = args.handler
-    return handler(args)
+    try:
+        with _interrupt_on(signal.SIGTERM, signal.SIGHUP):
+            return handler(args)
+    except KeyboardInterrupt:  # before a run took the signals over: every `finally` has run, servers stopped
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+class _interrupt_on:
+    """SIGTERM and SIGHUP (a closed terminal, a dropped SSH session) interrupt like Ctrl-C does, so that the
+    `finally` blocks that stop child processes (the demo's PostgreSQL) run; a run in progress takes the
+    signals over to stop cleanly (`_stop_on_signals`, the TUI's own handlers)."""
+
+    def __init__(self, *signums: int) -> None:
+        self.signums = signums
+        self.previous: dict[int, object] = {}
+
+    @staticmethod
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> _interrupt_on:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.signums:
+                self.previous[signum] = signal.signal(signum, self._raise)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
+def terminal_problem() -> str | None:
+    """Why the TUI cannot start here, or None: it needs a terminal to read keys from and to draw on."""
+    streams = {"stdin": sys.stdin, "stdout": sys.stdout, "stderr": sys.stderr}
+    missing = [name for name, stream in streams.items() if stream is None or not stream.isatty()]
+    if missing:
+        what = f"{missing[0]} is not a terminal" if len(missing) == 1 else f"{', '.join(missing)} are not terminals"
+        return f"no terminal to show the UI on ({what}); add --no-ui to run headless, e.g. from cron"
+    return None
 
 
 def fail(message: str, code: int = EXIT_USAGE, as_json: bool = False) -> int:
@@ -219,6 +259,8 @@ def run_archive_command(args: argparse.Namespace) -> int:
     except ArchiverError as exc:
         return fail(str(exc), as_json=bool(args.json))
     if not settings.no_ui:
+        if problem := terminal_problem():
+            return fail(problem)
         return open_tui(settings)
     return run_headless(settings)
 
@@ -261,7 +303,8 @@ def run_headless(settings: Settings, reporter: HeadlessReporter | None = None) -
 
 
 class _stop_on_signals:
-    """First SIGINT/SIGTERM: stop cleanly (cancel queries, abort uploads). Second: leave at once."""
+    """First SIGINT/SIGTERM/SIGHUP: stop cleanly (cancel queries, abort uploads). Second: leave at once,
+    child processes stopped first."""
 
     def __init__(self, cancel: Callable[[], None]) -> None:
         self.cancel = cancel
@@ -271,13 +314,16 @@ class _stop_on_signals:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.count += 1
         if self.count > 1:
+            from pgarchiver_tui.db.throwaway import stop_all
+
+            stop_all()
             os._exit(EXIT_INTERRUPTED)
         print(f"{PROG}: stopping: cancelling running queries and uploads (again to quit at once)",
               file=sys.stderr, flush=True)
         self.cancel()
 
     def __enter__(self) -> _stop_on_signals:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self.previous[signum] = signal.signal(signum, self._handle)
         return self
 
@@ -311,6 +357,8 @@ def run_validate_command(args: argparse.Namespace) -> int:
 def run_demo_command(args: argparse.Namespace) -> int:
     from pgarchiver_tui.commands.demo import demo_database
 
+    if not args.no_ui and (problem := terminal_problem()):
+        return fail(problem)  # before a server is started for nothing
     try:
         with demo_database(args.local_dir, args.workers) as settings:
             if not args.no_ui:

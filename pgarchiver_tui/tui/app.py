@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import termios
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -18,6 +25,7 @@ from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, A
 from pgarchiver_tui.core.events import RunFinished
 from pgarchiver_tui.core.model import Job
 from pgarchiver_tui.core.settings import Settings, default_config_path
+from pgarchiver_tui.db.throwaway import stop_all
 from pgarchiver_tui.render.report import exit_code
 from pgarchiver_tui.tui import keys
 from pgarchiver_tui.tui.screens.cache import CacheScreen
@@ -28,6 +36,7 @@ from pgarchiver_tui.tui.screens.partitions import Loader, PartitionsScreen
 from pgarchiver_tui.tui.screens.run import RunScreen, WatchScreen
 
 CACHE_REFRESH_SECONDS = 2.0
+GRACE_SECONDS = 15.0  # after a termination signal, how long a run may take to stop cleanly
 
 
 def ready_to_archive(settings: Settings) -> bool:
@@ -37,6 +46,27 @@ def ready_to_archive(settings: Settings) -> bool:
     except ArchiverError:
         return False
     return True
+
+
+def leave_now_function() -> Callable[[], None]:
+    """What leaves at once when a signal comes twice or a run will not stop: child processes (the demo's
+    PostgreSQL) stopped, the terminal put back as it was, exit code 130."""
+    try:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):
+        fd, saved = -1, None
+
+    def leave_now() -> None:
+        stop_all()
+        if saved is not None:
+            with contextlib.suppress(OSError, termios.error):
+                termios.tcsetattr(fd, termios.TCSANOW, saved)
+                sys.stderr.write("\x1b[?1049l\x1b[?25h\n")  # leave the alternate screen, show the cursor
+                sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+    return leave_now
 
 
 def crash_log_path() -> Path:
@@ -64,12 +94,15 @@ class ArchiverApp(App[int]):
         self.last_finished: RunFinished | None = None
         self.interrupted = False
         self.crash: str | None = None
+        self.signals = 0  # termination signals received
+        self.last_resort: Callable[[], None] = lambda: None  # run_app: leave now, children stopped
         try:
             self.sub_title = settings.database_label()
         except ArchiverError:
             self.sub_title = "no database"
 
     def on_mount(self) -> None:
+        self.listen_for_signals()
         self.push_screen(ConnectionScreen(self.settings))
         wanted = self.start_screen or ("partitions" if ready_to_archive(self.settings) else "connection")
         if wanted == "partitions":
@@ -139,23 +172,51 @@ class ArchiverApp(App[int]):
     def leave(self, code: int) -> None:
         self.exit(code, return_code=code)
 
+    # -- signals: a closed terminal (SIGHUP), kill (SIGTERM), kill -INT -----------------------------------
+    def listen_for_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.signalled, signum)
+
+    def signalled(self, signum: int) -> None:
+        """Leave as a confirmed quit does (a run is cancelled cleanly first, the demo's server stopped after);
+        a second signal, or a run that will not stop within GRACE_SECONDS, leaves at once."""
+        self.signals += 1
+        if self.signals > 1:
+            self.last_resort()
+            return
+        watchdog = threading.Timer(GRACE_SECONDS, self.last_resort)
+        watchdog.daemon = True
+        watchdog.start()
+        self.interrupted = True
+        running = self.running_screen()
+        if running is None:
+            self.leave(EXIT_INTERRUPTED)
+        else:
+            running.cancel_run()
+            self.quit_when_stopped(running)
+
     def exit_code_now(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
         return exit_code(self.last_finished) if self.last_finished else EXIT_OK
 
     def _fatal_error(self) -> None:
-        """An unexpected error: leave cleanly with one line, the traceback goes to a file, not the screen."""
+        """An unexpected error: leave cleanly with one line, the traceback goes to a file, not the screen.
+
+        The one hook into Textual that is not public (App has none for unhandled errors); Textual's own
+        version prints a traceback with local variables, which may hold a password."""
         self.crash = traceback.format_exc()
-        self._return_code = EXIT_FAILED
-        self._close_messages_no_wait()
+        self.exit(return_code=EXIT_FAILED)
 
 
 def run_app(settings: Settings, app: ArchiverApp | None = None) -> int:
     """Run the TUI until the user leaves; the terminal is restored by Textual on every way out."""
-    import sys
-
     app = app or ArchiverApp(settings)
+    app.last_resort = leave_now_function()
     code = app.run()
     if app.crash:
         path = crash_log_path()
