@@ -53,8 +53,11 @@ def own_actions(node: object) -> set[str]:
 def screen_commands(screen: Screen) -> list[Command]:
     """Each command of `screen` (and the app) once, named by the key the footer would show."""
     found: dict[str, Command] = {}
-    # shown keys first: of two keys for one command (q and Ctrl+Q) the footer's is named
-    for active in sorted(screen.active_bindings.values(), key=lambda a: not a.binding.show):
+    # in the footer's order (the screen's keys, the focused widget's, the app's), shown keys first: of two
+    # keys for one command (q and Ctrl+Q) the footer's is named
+    rank = {screen: 0, screen.app: 2}
+    actives = sorted(screen.active_bindings.values(), key=lambda a: (not a.binding.show, rank.get(a.node, 1)))
+    for active in actives:
         binding = active.binding
         action = action_name(binding.action)
         if action not in own_actions(active.node) or not binding.description or action in found:

@@ -59,6 +59,8 @@ class RestoreDialog(ModalScreen[RestoreChoice | None]):
                 yield Input(self.target, id="target", compact=True)
             yield DryRunBox(True, id="dry-run")
             yield Static("", id="target-problem", classes="error")
+            yield Static("[dim]Tab moves · Space or Ctrl+D turns the dry run on and off · Escape backs out[/dim]",
+                         classes="dialog-hint")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Dry run", id="restore", variant="primary", compact=True)
                 yield Button("Back", id="back", compact=True)

@@ -308,9 +308,8 @@ class RowTable(ScrollView, can_focus=True):
         if not 0 <= row < len(self.keys):
             return Strip.blank(width, base)
         key = self.keys[row]
-        if row == self.cursor_row:
-            return self.row_line(key, base, width).apply_style(
-                self.get_component_rich_style("row-table--cursor"))
+        if row == self.cursor_row:  # the cursor's colours under the cells' own
+            return self.row_line(key, base + self.get_component_rich_style("row-table--cursor"), width)
         line = self._lines.get(key)
         if line is None:
             line = self._lines[key] = self.row_line(key, base, width)
