@@ -321,7 +321,8 @@ class ConnectionScreen(Screen[None]):
             self.query_one(f"#test-{which}", Static).update(f"{which.title()}: [dim]checking …[/dim]")
         self.run_test(settings)
 
-    @work(thread=True, exclusive=True, group="test", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="test", exit_on_error=False,
+          description="testing the connection")  # never repr() of settings: they hold passwords
     def run_test(self, settings: Settings) -> None:
         for which, check in (("database", check_database), ("destination", check_destination)):
             try:

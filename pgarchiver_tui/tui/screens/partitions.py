@@ -29,6 +29,7 @@ from pgarchiver_tui.commands.inventory import (
 from pgarchiver_tui.commands.verify import ObjectCheck
 from pgarchiver_tui.core.errors import ArchiverError
 from pgarchiver_tui.core.model import Job
+from pgarchiver_tui.core.periods import Duration
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.tui import keys
 from pgarchiver_tui.tui.formatting import human_bytes, literal, period_text, rows_text
@@ -36,12 +37,14 @@ from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
 from pgarchiver_tui.tui.screens.detail import DetailScreen, Fact
 from pgarchiver_tui.tui.widgets.key_footer import KeyFooter
 from pgarchiver_tui.tui.widgets.row_table import Cell, Column, RowTable
-from pgarchiver_tui.tui.widgets.selection_totals import SelectionTotals
+from pgarchiver_tui.tui.widgets.selection_totals import Marked, SelectionTotals
 from pgarchiver_tui.tui.widgets.verify_panel import VerifyGroup, VerifyPanel, check_status, notify_verified
 from pgarchiver_tui.tui.wording import for_screen
 
 Loader = Callable[[Settings], Prepared]
 FILTER_DELAY = 0.3  # seconds of quiet typing before the table is filtered
+# a worker given no description describes itself by repr() of its arguments: 2 s for 100,000 entries
+NO_REPR = "facts and orders of the partitions"
 
 STATUS_STYLES = {ARCHIVED: "green", CHANGED: "yellow", FAILED: "bold red"}
 COLUMNS = (
@@ -64,10 +67,10 @@ def describe_error(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class Facts:
-    """What never changes about an entry, worked out once in the discovery thread: sorting and filtering
-    100,000 rows then compare plain values instead of calling properties."""
+    """What never changes about an entry, worked out once: for the rows on screen when they are drawn, for
+    all of them in a thread behind the shown table; sorting and filtering 100,000 rows then compare plain
+    values instead of calling properties."""
 
-    order: int
     name: str
     period: str
     estimated_rows: int
@@ -75,14 +78,61 @@ class Facts:
     haystack: str  # what a filter looks in, lower case
 
 
-def facts_of(entries: list[Entry]) -> dict[str, Facts]:
-    found = {}
-    for n, entry in enumerate(entries):
-        job = entry.job
-        name, period = entry.name, job.duration.label(job.period.start)
-        found[job.key] = Facts(n, name, period, job.estimated_rows, entry.size_bytes,
-                               f"{name} {job.key} {period} {period_text(job.period)}".lower())
-    return found
+def period_label(job: Job) -> str:
+    """The period's name as in the object key (`2024-01-31`, `2024-W05`); a daily one without strftime,
+    which costs a second for 100,000 partitions."""
+    start = job.period.start
+    if job.duration is Duration.DAILY:
+        return start.date().isoformat()
+    return job.duration.label(start)
+
+
+def source_name(entry: Entry) -> str:
+    slices = entry.job.slices
+    if len(slices) == 1 and slices[0].window is None:
+        return slices[0].source.name  # the usual case, without Entry.name's general way
+    return entry.name
+
+
+def facts_of(entry: Entry) -> Facts:
+    job = entry.job
+    name, period = source_name(entry), period_label(job)
+    whole = len(job.slices) == 1 and job.slices[0].window is None
+    size = job.slices[0].source.size_bytes if whole else entry.size_bytes
+    return Facts(name, period, job.estimated_rows, size, f"{name} {job.key}".lower())
+
+
+def all_facts(entries: list[Entry]) -> dict[str, Facts]:
+    return {entry.job.key: facts_of(entry) for entry in entries}
+
+
+def column_values(entries: list[Entry], facts: dict[str, Facts], column: str) -> dict[str, object]:
+    """What each object is sorted by in `column`."""
+    if column == "rows":
+        return {e.job.key: e.exact_rows if e.exact_rows is not None else facts[e.job.key].estimated_rows
+                for e in entries}
+    if column == "status":
+        return {e.job.key: e.status for e in entries}
+    if column == "key":
+        return {key: key for key in facts}
+    field = {"name": "name", "size": "size"}[column]
+    return {key: getattr(fact, field) for key, fact in facts.items()}
+
+
+def column_order(entries: list[Entry], facts: dict[str, Facts], column: str) -> list[str]:
+    """Every key in the order of `column`."""
+    if column == "period":
+        return [e.job.key for e in entries]  # the plan's own order
+    values = column_values(entries, facts, column)
+    return sorted(values, key=values.__getitem__)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """What the discovery thread hands over."""
+
+    prepared: Prepared
+    entries: list[Entry]
 
 
 class PartitionsScreen(Screen[None]):
@@ -106,8 +156,10 @@ class PartitionsScreen(Screen[None]):
         self.entries: list[Entry] = []
         self.by_key: dict[str, Entry] = {}
         self.facts: dict[str, Facts] = {}
+        self.orders: dict[str, list[str]] = {}
         self.shown: list[Entry] = []
         self.selected: set[str] = set()
+        self.marked = Marked()
         self.filter_text = ""
         self.sort_column = "period"
         self.sort_reverse = False
@@ -144,15 +196,15 @@ class PartitionsScreen(Screen[None]):
         self.discover()
 
     @work(thread=True, exclusive=True, group="discover", exit_on_error=False)
-    def discover(self) -> tuple[Prepared, list[Entry], dict[str, Facts]]:
+    def discover(self) -> Discovered:
         prepared = self.loader(replace(self.settings, dry_run=False))
         entries = build_entries(prepared.plan.jobs, prepared.cache)
-        return prepared, entries, facts_of(entries)
+        return Discovered(prepared, entries)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "discover":
-            if event.state is WorkerState.SUCCESS and event.worker.result is not None:
-                self.loaded(*event.worker.result)
+            if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, Discovered):
+                self.loaded(event.worker.result)
             elif event.state is WorkerState.ERROR:
                 self.table.loading = False
                 error = describe_error(event.worker.error or RuntimeError("unknown"))
@@ -162,12 +214,14 @@ class PartitionsScreen(Screen[None]):
             self.notify(describe_error(event.worker.error or RuntimeError("unknown")),
                         title="Counting rows failed", severity="error")
 
-    def loaded(self, prepared: Prepared, entries: list[Entry], facts: dict[str, Facts]) -> None:
+    def loaded(self, found: Discovered) -> None:
         if self.prepared is not None and self.prepared.cache is not None:
             self.prepared.cache.close()
-        self.prepared, self.entries, self.facts = prepared, entries, facts
+        prepared, entries = found.prepared, found.entries
+        self.prepared, self.entries, self.facts, self.orders = prepared, entries, {}, {}
         self.by_key = {e.job.key: e for e in entries}
-        self.selected &= set(self.by_key)
+        marked, self.selected, self.marked = self.selected, set(), Marked()
+        self.mark(marked & self.by_key.keys())
         self.table.loading = False
         discovery = prepared.discovery
         text = (f"{len(entries):,} objects of [b]{escape(discovery.schema)}.{escape(discovery.table)}[/b] "
@@ -178,11 +232,42 @@ class PartitionsScreen(Screen[None]):
         self.set_notice(text, "")
         self.rebuild()
         self.table.focus()
+        self.call_after_refresh(self.prepare_orders, entries)  # once the table is on screen
         # Tens of thousands of long-lived objects (entries, jobs, periods, rows) made every full collection
         # walk them all: 150 ms pauses on random keys. Frozen, the collector leaves them be; objects still
         # die when unreferenced, and the next load puts the old ones back in its reach.
         gc.unfreeze()
         gc.freeze()
+
+    @work(thread=True, exclusive=True, group="orders", exit_on_error=False, description=NO_REPR)
+    def prepare_orders(self, entries: list[Entry]) -> None:
+        """Every row's facts and each column's order, worked out behind the shown table: a filter or a sort
+        is then a lookup. An order something invalidated meanwhile (a count changes rows, a run statuses) is
+        not kept."""
+        facts = all_facts(entries)
+        self.app.call_from_thread(self.take_facts, entries, facts)
+        for column in SORTABLE:
+            if entries is not self.entries:
+                return  # discovered again meanwhile
+            order = column_order(entries, facts, column)
+            self.app.call_from_thread(self.orders.setdefault, column, order)
+        self.app.call_from_thread(gc.freeze)  # these too, out of the collector's way (see `loaded`)
+
+    def take_facts(self, entries: list[Entry], facts: dict[str, Facts]) -> None:
+        if entries is self.entries:
+            self.facts = facts
+
+    def fact(self, key: str) -> Facts:
+        facts = self.facts.get(key)
+        if facts is None:
+            facts = self.facts[key] = facts_of(self.by_key[key])
+        return facts
+
+    def every_fact(self) -> dict[str, Facts]:
+        """Facts of every row (a filter or a sort before the thread has worked them out makes them here)."""
+        if len(self.facts) < len(self.entries):
+            self.facts = all_facts(self.entries)
+        return self.facts
 
     def set_notice(self, text: str, kind: str) -> None:
         notice = self.query_one("#notice", Static)
@@ -202,44 +287,53 @@ class PartitionsScreen(Screen[None]):
             if (entry.status, entry.note) != before:
                 changed.append(entry.job.key)
         if changed:
+            self.changed_values("status")
             self.table.refresh_rows(changed)
             self.update_totals()
 
     # -- the table ---------------------------------------------------------------------------------------
     def cells(self, key: str) -> tuple[Cell, ...]:
-        entry, facts = self.by_key[key], self.facts[key]
+        entry, facts = self.by_key[key], self.fact(key)
         check = self.outcomes.get(key)
         status: Cell = check_status(check) if check else (entry.status, STATUS_STYLES.get(entry.status, ""))
         return ("✓" if key in self.selected else " ", facts.name, facts.period,
                 rows_text(entry.rows, estimated=entry.exact_rows is None), human_bytes(facts.size), status, key)
 
-    def sort_value(self, column: str) -> Callable[[Entry], object]:
-        facts = self.facts
-        values: dict[str, Callable[[Entry], object]] = {
-            "name": lambda e: facts[e.job.key].name,
-            "period": lambda e: facts[e.job.key].order,
-            "rows": lambda e: e.exact_rows if e.exact_rows is not None else facts[e.job.key].estimated_rows,
-            "size": lambda e: facts[e.job.key].size,
-            "status": lambda e: e.status,
-            "key": lambda e: e.job.key,
-        }
-        return values[column]
+    def ordered(self, entries: list[Entry]) -> list[str]:
+        """The keys of `entries` in the order of the sort column: a lookup in the column's order (made when
+        the objects were discovered, again after a count or a run changed rows or statuses)."""
+        column = self.sort_column
+        if column not in self.orders:  # not worked out yet, or invalidated
+            facts = self.facts if column == "period" else self.every_fact()  # the period needs none
+            self.orders[column] = column_order(self.entries, facts, column)
+        keys = self.orders[column]
+        if len(entries) != len(self.entries):
+            wanted = {e.job.key for e in entries}
+            keys = [key for key in keys if key in wanted]
+        return keys[::-1] if self.sort_reverse else keys
+
+    def changed_values(self, *columns: str) -> None:
+        """Rows or statuses changed: their orders are made again when next needed."""
+        for column in columns:
+            self.orders.pop(column, None)
 
     def rebuild(self) -> None:
         """Filter and sort into the table; only the rows on screen are drawn."""
         needle = self.filter_text.lower()
-        facts = self.facts
-        self.shown = [e for e in self.entries if not needle or needle in facts[e.job.key].haystack
-                      or needle in e.status]
-        self.shown.sort(key=self.sort_value(self.sort_column), reverse=self.sort_reverse)  # type: ignore[arg-type]
-        self.table.show([e.job.key for e in self.shown])
-        self.update_totals()
+        facts = self.every_fact() if needle else self.facts
+        shown = self.entries if not needle else [
+            e for e in self.entries if needle in facts[e.job.key].haystack or needle in e.status]
+        self.show_keys(self.ordered(shown), changed=True)
 
     def resort(self) -> None:
         """Reorder the rows, keeping the cursor on the same object."""
-        self.shown.sort(key=self.sort_value(self.sort_column), reverse=self.sort_reverse)  # type: ignore[arg-type]
         self.table.set_sort(self.sort_column, self.sort_reverse)
-        self.table.show([e.job.key for e in self.shown], changed=False)
+        self.show_keys(self.ordered(self.shown), changed=False)
+
+    def show_keys(self, keys: list[str], changed: bool) -> None:
+        by_key = self.by_key
+        self.shown = [by_key[key] for key in keys]
+        self.table.show(keys, changed=changed)
         self.update_totals()
 
     def current_entry(self) -> Entry | None:
@@ -248,12 +342,32 @@ class PartitionsScreen(Screen[None]):
 
     def redraw(self, entries: list[Entry]) -> None:
         self.table.refresh_rows([e.job.key for e in entries])
-        self.update_totals()
 
     def update_totals(self) -> None:
-        chosen = [self.by_key[k] for k in self.selected]
         order = f"{self.sort_column} {'↓' if self.sort_reverse else '↑'}"
-        self.query_one(SelectionTotals).show(chosen, len(self.entries), len(self.shown), self.filter_text, order)
+        self.query_one(SelectionTotals).show(self.marked, len(self.entries), len(self.shown), self.filter_text,
+                                             order)
+
+    def figures(self, key: str) -> tuple[int, int, bool]:
+        entry = self.by_key[key]
+        return entry.rows, self.fact(key).size, entry.exact_rows is None
+
+    def mark(self, keys: set[str]) -> None:
+        """Mark these (some may be marked already), redraw them, sum them in."""
+        new = keys - self.selected
+        self.selected |= new
+        for key in new:
+            self.marked.add(*self.figures(key))
+        self.table.refresh_rows(new)
+        self.update_totals()
+
+    def unmark(self, keys: set[str]) -> None:
+        gone = keys & self.selected
+        self.selected -= gone
+        for key in gone:
+            self.marked.remove(*self.figures(key))
+        self.table.refresh_rows(gone)
+        self.update_totals()
 
     def show_detail(self) -> None:
         """Under the table: the highlighted object's key and sources, and what is wrong with it if anything."""
@@ -319,9 +433,12 @@ class PartitionsScreen(Screen[None]):
         entry = self.current_entry()
         if entry is None:
             return
-        self.selected ^= {entry.job.key}
+        key = entry.job.key
+        if key in self.selected:
+            self.unmark({key})
+        else:
+            self.mark({key})
         self.range_start = self.table.cursor_row
-        self.redraw([entry])
         self.table.action_cursor(1)
 
     def action_extend(self, step: int) -> None:
@@ -333,23 +450,15 @@ class PartitionsScreen(Screen[None]):
         target = min(max(table.cursor_row + step, 0), len(self.shown) - 1)
         table.cursor_row = target
         low, high = sorted((self.range_start, target))
-        changed = {self.shown[r].job.key for r in range(low, high + 1)} - self.selected
-        self.selected |= changed
-        self.table.refresh_rows(changed)
-        self.update_totals()
+        self.mark({self.shown[r].job.key for r in range(low, high + 1)})
 
     def action_mark_all(self) -> None:
         """All that is shown: with a filter, that marks by filter."""
-        changed = {e.job.key for e in self.shown} - self.selected
-        self.selected |= changed
-        self.table.refresh_rows(changed)
-        self.update_totals()
+        self.mark({e.job.key for e in self.shown})
 
     def action_mark_none(self) -> None:
-        changed, self.selected = self.selected, set()
         self.range_start = None
-        self.table.refresh_rows(changed)
-        self.update_totals()
+        self.unmark(set(self.selected))
 
     # -- filtering and sorting ---------------------------------------------------------------------------
     def action_filter(self) -> None:
@@ -424,7 +533,7 @@ class PartitionsScreen(Screen[None]):
         self.notify(f"counting rows of {len(targets)} object(s) …", timeout=2)
         self.count([e.job for e in targets])
 
-    @work(thread=True, group="count", exit_on_error=False)
+    @work(thread=True, group="count", exit_on_error=False, description="counting rows")
     def count(self, jobs: list[Job]) -> None:
         assert self.prepared is not None
         count_rows(self.prepared.options.conninfo, jobs, self.prepared.cache,
@@ -434,10 +543,17 @@ class PartitionsScreen(Screen[None]):
         entry = self.by_key.get(job.key)
         if entry is None:
             return
+        marked = job.key in self.selected
+        if marked:
+            self.marked.remove(*self.figures(job.key))
         entry.exact_rows = rows
+        if marked:
+            self.marked.add(*self.figures(job.key))
         record = self.prepared.cache.get(job.key) if self.prepared and self.prepared.cache else None
         refresh_status(entry, record)
+        self.changed_values("rows", "status")
         self.redraw([entry])
+        self.update_totals()
 
     def action_archive(self) -> None:
         self.start(dry_run=False)

@@ -107,7 +107,7 @@ class WatchScreen(Screen[None]):
             f"[b]{what} {objects} object(s)[/b] → {escape(self.destination)}")
         self.refresh_bindings()
 
-    @work(thread=True, group="run", exit_on_error=False)
+    @work(thread=True, group="run", exit_on_error=False, description="the run")
     def execute(self, run: Callable[[], object]) -> object:
         return run()
 

@@ -46,4 +46,4 @@ class ResultsTable(RowTable):
 
     def clear(self) -> None:
         self.results.clear()
-        self.show([])
+        self.show([])  # a new list: append() grows the table's own

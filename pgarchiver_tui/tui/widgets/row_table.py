@@ -149,7 +149,7 @@ class RowTable(ScrollView, can_focus=True):
         self.columns = tuple(columns)
         self.cells = cells
         self.keys: list[str] = []
-        self.positions: dict[str, int] = {}
+        self._positions: dict[str, int] | None = {}  # key → row, made when first needed after `show`
         self.sort_column: str | None = None
         self.sort_reverse = False
         self._layout: list[tuple[Column, int]] = []
@@ -175,35 +175,48 @@ class RowTable(ScrollView, can_focus=True):
     def show(self, keys: Iterable[str], *, changed: bool = True) -> None:
         """Show these rows in this order, the cursor staying on its row when it is still shown.
 
-        `changed=False` when only the order changed: the rows' lines are kept.
+        `changed=False` when only the order changed: the rows' lines are kept. A list is kept as it is, not
+        copied (100,000 keys): the caller must not change it afterwards.
         """
         current = self.cursor_key
-        self.keys = list(keys)
-        self.positions = {key: n for n, key in enumerate(self.keys)}
+        self.keys = keys if isinstance(keys, list) else list(keys)
+        self._positions = None  # a sort of 100,000 rows need not pay for a map it may never use
         if changed:
             self._lines.clear()
         self.virtual_size = Size(self.size.width, len(self.keys) + 1)
-        row = self.positions.get(current, min(self.cursor_row, len(self.keys) - 1)) if current else 0
+        try:
+            row = self.keys.index(current) if current is not None else 0
+        except ValueError:
+            row = min(self.cursor_row, len(self.keys) - 1)
         self.cursor_row = max(row, 0)
         self.refresh()
 
+    @property
+    def positions(self) -> dict[str, int]:
+        """Each shown key's row."""
+        if self._positions is None:
+            self._positions = dict(zip(self.keys, range(len(self.keys)), strict=True))
+        return self._positions
+
     def append(self, keys: Iterable[str]) -> None:
         """Add rows at the end (a run's results as they come), without touching the others."""
+        positions = self.positions
         for key in keys:
-            self.positions[key] = len(self.keys)
+            positions[key] = len(self.keys)
             self.keys.append(key)
         self.virtual_size = Size(self.size.width, len(self.keys) + 1)
         self.refresh()
 
     def refresh_rows(self, keys: Iterable[str]) -> None:
         """These rows' cells changed: draw them again if they are on screen, later if they are not."""
-        top, height = int(self.scroll_offset.y), self.size.height
-        for key in keys:
+        changed = set(keys)
+        for key in changed:
             self._lines.pop(key, None)
-            position = self.positions.get(key)
-            if position is not None and top <= position < top + height:
-                self.refresh_line(position + 1)
-        if self.cursor_key in keys:
+        top = int(self.scroll_offset.y)
+        for offset, key in enumerate(self.keys[top:top + self.size.height]):  # a screenful, not every row
+            if key in changed:
+                self.refresh_line(top + offset + 1)
+        if self.cursor_key in changed:
             self.post_message(self.Highlighted(self, self.cursor_key))
 
     def set_sort(self, column: str | None, reverse: bool) -> None:
