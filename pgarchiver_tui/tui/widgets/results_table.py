@@ -37,8 +37,9 @@ class ResultsTable(RowTable):
     def add_outcome(self, outcome: Text, label: str, rows: int, stored: str, reason: str) -> None:
         """One finished object of any kind of run (archive, restore); the cursor follows the newest."""
         key = str(len(self.results))
-        self.results[key] = ((outcome.plain, str(outcome.style)), label, f"{rows:,}", stored,
-                             (reason, "red") if "failed" in outcome.plain else reason)
+        moved = bool(rows) or stored not in ("", "0 B")  # a skip or a failure moved nothing: say so, not 0
+        self.results[key] = ((outcome.plain, str(outcome.style)), label, f"{rows:,}" if moved else "—",
+                             stored if moved else "—", (reason, "red") if "failed" in outcome.plain else reason)
         follow = self.cursor_row >= len(self.keys) - 1
         self.append([key])
         if follow:
