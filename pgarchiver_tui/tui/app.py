@@ -161,11 +161,11 @@ class ArchiverApp(App[int]):
             "Quit during a run?", "The run is cancelled cleanly first: running queries stop and unfinished "
             "uploads are removed.", yes="Cancel and quit", no="Keep running"), answered)
 
-    def quit_when_stopped(self, running: WatchScreen) -> None:
+    def quit_when_stopped(self, running: WatchScreen, leave: Callable[[], None] | None = None) -> None:
         async def wait_then_exit() -> None:
             for worker in [w for w in self.workers if w.group == "run"]:
                 await worker.wait()
-            self.leave(EXIT_INTERRUPTED)
+            (leave or partial(self.leave, EXIT_INTERRUPTED))()
 
         self.run_worker(wait_then_exit(), group="quit")
 
@@ -192,12 +192,15 @@ class ArchiverApp(App[int]):
         watchdog.daemon = True
         watchdog.start()
         self.interrupted = True
+        # the terminal is gone with SIGHUP: restoring it would wait on a dead tty, so leave straight away
+        # once the run has stopped (the servers stopped, the exit code 130 all the same)
+        leave = self.last_resort if signum == signal.SIGHUP else None
         running = self.running_screen()
         if running is None:
-            self.leave(EXIT_INTERRUPTED)
+            (leave or partial(self.leave, EXIT_INTERRUPTED))()
         else:
             running.cancel_run()
-            self.quit_when_stopped(running)
+            self.quit_when_stopped(running, leave)
 
     def exit_code_now(self) -> int:
         if self.interrupted:

@@ -58,7 +58,7 @@ def record_facts(record: Record, now: datetime) -> list[Fact]:
         facts.append(("Verified", Text(f"{outcome} — {when(record.verified_at, now)}",
                                        style="green" if ok else "bold red")))
     else:
-        facts.append(("Verified", "never (v verifies it)"))
+        facts.append(("Verified", "never"))
     if record.error:
         facts.append(("Last error", Text(f"{record.error} — {when(record.error_at, now)}", style="red")))
     return facts

@@ -59,13 +59,14 @@ class RestoreDialog(ModalScreen[RestoreChoice | None]):
                 yield Input(self.target, id="target", compact=True)
             yield DryRunBox(True, id="dry-run")
             yield Static("", id="target-problem", classes="error")
-            yield Static("[dim]Tab moves · Space or Ctrl+D turns the dry run on and off · Escape backs out[/dim]",
+            yield Static("[dim]Tab moves · Space or ^D: dry run on/off · Escape backs out[/dim]",
                          classes="dialog-hint")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Dry run", id="restore", variant="primary", compact=True)
                 yield Button("Back", id="back", compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#target-problem").display = False  # a line only when there is a problem
         self.query_one("#target", Input).cursor_blink = False
         self.query_one("#restore", Button).focus()
 
@@ -88,6 +89,7 @@ class RestoreDialog(ModalScreen[RestoreChoice | None]):
     def answer(self) -> None:
         target = self.query_one("#target", Input).value.strip()
         if not target or target.count(".") > 1:
+            self.query_one("#target-problem", Static).display = True
             self.query_one("#target-problem", Static).update(
                 f"target table {escape(target)!r} is not a table name; give NAME or SCHEMA.NAME")
             return

@@ -37,6 +37,7 @@ from pgarchiver_tui.tui.widgets.overall_bar import OverallBar
 from pgarchiver_tui.tui.widgets.results_table import ResultsTable
 from pgarchiver_tui.tui.widgets.run_summary import RunSummary
 from pgarchiver_tui.tui.widgets.worker_bar import WorkerBar
+from pgarchiver_tui.tui.wording import for_screen
 
 REDRAW_SECONDS = 0.25  # progress is drawn four times a second, however fast events come
 FINISHED = {Outcome.SKIPPED: "skipped", Outcome.CANCELLED: "cancelled"}  # any other outcome: done
@@ -204,7 +205,7 @@ class WatchScreen(Screen[None]):
         self.refresh_bindings()
 
     def log_line(self, text: str) -> None:
-        self.query_one(RichLog).write(text)
+        self.query_one(RichLog).write(for_screen(text))  # the engine's reasons name flags; here, fields
 
     # -- keys --------------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

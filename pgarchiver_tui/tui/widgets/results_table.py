@@ -7,6 +7,7 @@ from rich.text import Text
 from pgarchiver_tui.core.events import JobResult, Outcome
 from pgarchiver_tui.tui.formatting import human_bytes
 from pgarchiver_tui.tui.widgets.row_table import Cell, Column, RowTable
+from pgarchiver_tui.tui.wording import for_screen
 
 STYLES = {Outcome.ARCHIVED: "green", Outcome.DRY_RUN: "cyan", Outcome.SKIPPED: "dim",
           Outcome.FAILED: "bold red", Outcome.CANCELLED: "yellow"}
@@ -37,6 +38,7 @@ class ResultsTable(RowTable):
     def add_outcome(self, outcome: Text, label: str, rows: int, stored: str, reason: str) -> None:
         """One finished object of any kind of run (archive, restore); the cursor follows the newest."""
         key = str(len(self.results))
+        reason = for_screen(reason)
         moved = bool(rows) or stored not in ("", "0 B")  # a skip or a failure moved nothing: say so, not 0
         self.results[key] = ((outcome.plain, str(outcome.style)), label, f"{rows:,}" if moved else "—",
                              stored if moved else "—", (reason, "red") if "failed" in outcome.plain else reason)

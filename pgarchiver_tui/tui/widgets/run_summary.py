@@ -7,6 +7,7 @@ from textual.widgets import Static
 from pgarchiver_tui.core.events import RunFinished
 from pgarchiver_tui.render.report import summary_fields
 from pgarchiver_tui.tui.formatting import human_bytes, literal, rate_text
+from pgarchiver_tui.tui.wording import for_screen
 
 
 class RunSummary(Static):
@@ -43,7 +44,7 @@ class RunSummary(Static):
         """Any kind of run's end, in markup lines; framed in red when something failed."""
         self.set_class(failed, "-failed")
         self.add_class("-shown")
-        self.update("\n".join(lines))
+        self.update(for_screen("\n".join(lines)))
 
     def hide(self) -> None:
         self.remove_class("-shown")
