@@ -11,10 +11,10 @@ A binding's place in a list is its importance: the footer shows as many as fit, 
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 # the app's own, on every screen; shown last in the footer
-APP = [
+APP: list[BindingType] = [
     Binding("question_mark", "help", "Help", key_display="?"),
     Binding("f1", "help", "Help", show=False),
     Binding("q", "quit", "Quit"),

@@ -35,9 +35,9 @@ class DryRunBox(Checkbox):
         super().__init__(DRY_ON if value else DRY_OFF, value, compact=True, **kwargs)  # type: ignore[arg-type]
         self.set_class(value, "-on")
 
-    def watch_value(self, value: bool) -> None:
-        self.label = DRY_ON if value else DRY_OFF
-        self.set_class(value, "-on")
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.label = DRY_ON if event.value else DRY_OFF
+        self.set_class(event.value, "-on")
 
 
 class RestoreDialog(ModalScreen[RestoreChoice | None]):

@@ -36,6 +36,11 @@ class KeyFooter(Widget):
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+        # the signal comes a frame after a focus change: redraw with the focus, the keys follow it
+        self.watch(self.screen, "focused", self.focus_changed, init=False)
+
+    def focus_changed(self) -> None:
+        self.refresh()
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
@@ -46,7 +51,7 @@ class KeyFooter(Widget):
     def items(self) -> list[tuple[Binding, object, bool]]:
         """(binding, node, enabled) of every shown key, each action once, in order."""
         seen: set[str] = set()
-        found = []
+        found: list[tuple[Binding, object, bool]] = []
         # the screen's keys first, then those of the focused widget, the app's (help, quit) last
         rank = {self.screen: 0, self.app: 2}
         actives = sorted(self.screen.active_bindings.values(), key=lambda a: rank.get(a.node, 1))
