@@ -1,5 +1,9 @@
 """Sessions: tests (the README's test command), lowest (the same on the lowest allowed versions), lint,
-typecheck, bench, screenshots, screenshots_viewer."""
+typecheck, tui_textual, bench, screenshots, screenshots_viewer."""
+
+import re
+import tomllib
+from pathlib import Path
 
 import nox
 
@@ -43,6 +47,34 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "pgarchiver_tui")
 
 
+def textual_requirement() -> str:
+    """pyproject.toml's Textual range, e.g. `textual>=8.0,<9`."""
+    dependencies = tomllib.loads(Path("pyproject.toml").read_text())["project"]["dependencies"]
+    return next(d for d in dependencies if re.match(r"textual\b", d))
+
+
+def lowest_textual() -> str:
+    """The range's lower bound as a version to install: `>=8.0` → `8.0.0`."""
+    bound = re.search(r">=\s*([\d.]+)", textual_requirement())
+    if bound is None:
+        raise SystemExit("the Textual requirement has no lower bound (>=)")
+    parts = bound[1].split(".")
+    return ".".join(parts + ["0"] * (3 - len(parts)))
+
+
+@nox.session
+@nox.parametrize("textual", ["lowest", "newest"])
+def tui_textual(session: nox.Session, textual: str) -> None:
+    """The TUI tests on the lowest and the newest Textual that pyproject.toml allows."""
+    session.install("-e", ".[test,parquet]")
+    if textual == "lowest":
+        session.install(f"textual=={lowest_textual()}")
+    else:
+        session.install("--upgrade", textual_requirement())
+    session.run("python", "-c", "import textual; print('textual', textual.__version__)")
+    session.run("python", "-m", "pytest", "-q", "tests/tui", *session.posargs)
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """The benchmark against `psql COPY | zstd -3` (issue 6); `nox -s bench -- --rows 50000` for a quick run.
@@ -52,13 +84,13 @@ def bench(session: nox.Session) -> None:
     """
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/bench.py", *session.posargs)
-    session.run("python", "benchmarks/tui_bench.py")  # the partitions table with 10,000 rows, through Pilot
+    session.run("python", "benchmarks/tui_bench.py")  # the partitions and cache screens with 100,000 rows
     session.run("python", "benchmarks/cache_bench.py")  # the archive cache with 100,000 records
 
 
 @nox.session
 def screenshots(session: nox.Session) -> None:
-    """Regenerate screenshots/*.svg from the app (the README shows them)."""
+    """Regenerate screenshots/80x24/*.svg and screenshots/120x40/*.svg from the app (the README shows them)."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "tests.tui.make_screenshots", "screenshots")
 

@@ -60,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # started in the background, SIGINT may be ignored and SIGTERM would skip the clean-up: stop cleanly
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))  # a closed terminal: the servers are stopped too
     scratch = Path(tempfile.mkdtemp(prefix="pgarchiver-bench-"))
     try:
         with ThrowawayPostgres() as server, S3Server() as s3:

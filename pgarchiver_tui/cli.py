@@ -304,6 +304,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_INTERRUPTED if stop.received else code
 
 
+def terminal_problem() -> str | None:
+    """Why the TUI cannot start here, or None: it needs a terminal to read keys from and to draw on."""
+    streams = {"stdin": sys.stdin, "stdout": sys.stdout, "stderr": sys.stderr}
+    missing = [name for name, stream in streams.items() if stream is None or not stream.isatty()]
+    if missing:
+        what = f"{missing[0]} is not a terminal" if len(missing) == 1 else f"{', '.join(missing)} are not terminals"
+        return f"no terminal to show the UI on ({what}); add --no-ui to run headless, e.g. from cron"
+    return None
+
+
 def fail(message: str, code: int = EXIT_USAGE, as_json: bool = False) -> int:
     message = one_line(message)
     print(f"{PROG}: error: {message}", file=sys.stderr)
@@ -330,6 +340,8 @@ def run_archive_command(args: argparse.Namespace) -> int:
         if args.viewer:
             return fail("--viewer serves during headless runs (--no-ui); beside the TUI run "
                         f"`{PROG} viewer` in another terminal")
+        if problem := terminal_problem():
+            return fail(problem)
         _stop_signals(args).uninstall()  # the TUI reads Ctrl+C as a key and asks first
         return open_tui(settings)
     return run_headless(settings, stop=_stop_signals(args), viewer_port=args.viewer_port if args.viewer else None)
@@ -443,6 +455,8 @@ def run_validate_command(args: argparse.Namespace) -> int:
 def run_demo_command(args: argparse.Namespace) -> int:
     from pgarchiver_tui.commands.demo import demo_database
 
+    if not args.no_ui and (problem := terminal_problem()):
+        return fail(problem)  # before a server is started for nothing
     try:
         with demo_database(args.local_dir, args.workers) as settings:
             if not args.no_ui:

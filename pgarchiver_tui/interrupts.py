@@ -24,7 +24,7 @@ from types import FrameType
 
 EXIT_INTERRUPTED = 130
 GRACE_SECONDS = 10.0
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: a closed terminal, a dropped SSH link
 
 
 class Interrupted(KeyboardInterrupt):  # a KeyboardInterrupt: psycopg cancels the query it interrupts
@@ -77,7 +77,7 @@ class StopSignals:
         name = signal.Signals(signum).name
         if self.received is not None:
             say(f"{self.prog}: {name} again: leaving at once")
-            os._exit(EXIT_INTERRUPTED)
+            _leave()
         self.received = name
         threading.Thread(target=self._watchdog, name="stop-watchdog", daemon=True).start()
         if self._cancel is None:
@@ -89,7 +89,15 @@ class StopSignals:
         if not self._done.wait(self.grace):
             say(f"{self.prog}: still stopping after {self.grace:g}s; leaving now (the next run clears what is "
                 "left unfinished)")
-            os._exit(EXIT_INTERRUPTED)
+            _leave()
+
+
+def _leave() -> None:
+    """Exit now, but never leave a child PostgreSQL (the demo's) running behind."""
+    from pgarchiver_tui.db.throwaway import stop_all
+
+    stop_all()
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _nothing() -> None:

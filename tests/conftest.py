@@ -9,6 +9,7 @@ gets its own freshly created (and afterwards dropped) database on it, so the rol
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -82,6 +83,17 @@ def _dbname_of(dsn: str) -> str | None:
     from psycopg.conninfo import conninfo_to_dict
 
     return conninfo_to_dict(dsn).get("dbname")  # type: ignore[return-value]
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A test run killed with SIGTERM or by a closed terminal ends like Ctrl-C: fixtures are torn down, the
+    throwaway server stopped and its directory removed (SIGKILL leaves them to the next start's sweep)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,9 @@
 ``ThrowawayPostgres`` runs ``initdb`` into a fresh temporary directory, starts the server on a free
 loopback port with durability switched off (it's disposable, so speed matters more), and deletes
 everything again on :meth:`ThrowawayPostgres.stop` (or at interpreter exit, if the caller forgot or crashed).
+Each server's directory records its owner; every start first removes servers whose owner is gone (killed with
+SIGKILL, say), see ``leftovers.py``. ``stop_all()`` stops every server this process started, for a signal
+handler that must leave at once.
 
 ``initdb`` and ``postgres`` refuse to run as root. When we are root, the temporary directory is handed to the
 ``postgres`` system user and the server binaries are run as that user through ``runuser`` (or ``su``).
@@ -33,7 +36,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from pgarchiver_tui.db import leftovers
+
 __all__ = [
+    "stop_all",
     "ThrowawayPostgres",
     "ThrowawayPostgresError",
     "find_pg_bindir",
@@ -55,6 +61,15 @@ _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux; leave room for "/.s.PG
 
 class ThrowawayPostgresError(RuntimeError):
     """The throwaway server could not be found, initialised, started or reached."""
+
+
+_RUNNING: set[ThrowawayPostgres] = set()  # started by this process and not stopped yet
+
+
+def stop_all() -> None:
+    """Stop every throwaway server this process started (a signal handler's last act before leaving)."""
+    for server in list(_RUNNING):
+        server.stop()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -267,6 +282,8 @@ class ThrowawayPostgres:
             if self._started:
                 return self
             t0 = time.monotonic()
+            with contextlib.suppress(OSError):
+                leftovers.sweep(self._base_dir)  # servers of owners that are gone (SIGKILL leaves them)
             bindir = self._bindir_override or find_pg_bindir()
             if bindir is None:
                 try:
@@ -282,6 +299,7 @@ class ThrowawayPostgres:
                 self._bindir = Path(bindir)
                 self._start_binaries()
             self._started = True
+            _RUNNING.add(self)
             if not self._atexit_registered:
                 atexit.register(self.stop)
                 self._atexit_registered = True
@@ -292,6 +310,7 @@ class ThrowawayPostgres:
         """Stop the server immediately and delete its directory. Safe to call more than once."""
         with self._lock:
             self._started = False
+            _RUNNING.discard(self)
             if self._atexit_registered:
                 atexit.unregister(self.stop)
                 self._atexit_registered = False
@@ -367,8 +386,9 @@ class ThrowawayPostgres:
         return f"\n--- last lines of {log} ---\n" + "\n".join(tail) if tail else ""
 
     def _prepare_dir(self) -> Path:
-        tmp = Path(tempfile.mkdtemp(prefix="pgarchiver-pg-", dir=self._base_dir)).resolve()
+        tmp = Path(tempfile.mkdtemp(prefix=leftovers.PREFIX, dir=self._base_dir)).resolve()
         self._tmpdir = tmp
+        leftovers.write_owner(tmp)
         if self._as_server_user():
             try:
                 pw = pwd.getpwnam(SERVER_OS_USER)
@@ -492,8 +512,9 @@ class ThrowawayPostgres:
     # -- implementation: pgserver fallback ------------------------------------------------------------------
 
     def _start_pgserver(self, pgserver: Any) -> None:
-        tmp = Path(tempfile.mkdtemp(prefix="pgarchiver-pg-", dir=self._base_dir)).resolve()
+        tmp = Path(tempfile.mkdtemp(prefix=leftovers.PREFIX, dir=self._base_dir)).resolve()
         self._tmpdir = tmp
+        leftovers.write_owner(tmp)
         try:
             data = tmp / "data"
             srv = pgserver.get_server(str(data), cleanup_mode="delete")

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import termios
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -11,7 +18,6 @@ from pathlib import Path
 
 import platformdirs
 from textual.app import App, SystemCommand
-from textual.binding import Binding
 from textual.screen import Screen
 
 from pgarchiver_tui.commands.archive.prepare import Prepared, prepare
@@ -19,14 +25,17 @@ from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, A
 from pgarchiver_tui.core.events import RunReport
 from pgarchiver_tui.core.model import Job
 from pgarchiver_tui.core.settings import Settings, default_config_path
+from pgarchiver_tui.db.throwaway import stop_all
+from pgarchiver_tui.tui import keys
 from pgarchiver_tui.tui.screens.cache import CacheScreen
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
 from pgarchiver_tui.tui.screens.connection import ConnectionScreen
-from pgarchiver_tui.tui.screens.help import HelpScreen
+from pgarchiver_tui.tui.screens.help import HelpScreen, screen_commands
 from pgarchiver_tui.tui.screens.partitions import Loader, PartitionsScreen
 from pgarchiver_tui.tui.screens.run import RunScreen, WatchScreen
 
 CACHE_REFRESH_SECONDS = 2.0
+GRACE_SECONDS = 15.0  # after a termination signal, how long a run may take to stop cleanly
 
 
 def ready_to_archive(settings: Settings) -> bool:
@@ -38,6 +47,27 @@ def ready_to_archive(settings: Settings) -> bool:
     return True
 
 
+def leave_now_function() -> Callable[[], None]:
+    """What leaves at once when a signal comes twice or a run will not stop: child processes (the demo's
+    PostgreSQL) stopped, the terminal put back as it was, exit code 130."""
+    try:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):
+        fd, saved = -1, None
+
+    def leave_now() -> None:
+        stop_all()
+        if saved is not None:
+            with contextlib.suppress(OSError, termios.error):
+                termios.tcsetattr(fd, termios.TCSANOW, saved)
+                sys.stderr.write("\x1b[?1049l\x1b[?25h\n")  # leave the alternate screen, show the cursor
+                sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+    return leave_now
+
+
 def crash_log_path() -> Path:
     return Path(platformdirs.user_state_dir("pgarchiver-tui")) / "crash.log"
 
@@ -45,12 +75,7 @@ def crash_log_path() -> Path:
 class ArchiverApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "pgarchiver-tui"
-    BINDINGS = [
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("f3", "cache", "Cache"),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-    ]
+    BINDINGS = keys.APP
 
     def __init__(self, settings: Settings, *, loader: Loader = prepare,
                  clock: Callable[[], float] = time.monotonic,
@@ -70,12 +95,15 @@ class ArchiverApp(App[int]):
         self.last_purge_code: int | None = None
         self.interrupted = False
         self.crash: str | None = None
+        self.signals = 0  # termination signals received
+        self.last_resort: Callable[[], None] = lambda: None  # run_app: leave now, children stopped
         try:
             self.sub_title = settings.database_label()
         except ArchiverError:
             self.sub_title = "no database"
 
     def on_mount(self) -> None:
+        self.listen_for_signals()
         self.push_screen(ConnectionScreen(self.settings))
         wanted = self.start_screen or ("partitions" if ready_to_archive(self.settings) else "connection")
         if wanted == "purge" and not ready_to_archive(self.settings):
@@ -115,18 +143,11 @@ class ArchiverApp(App[int]):
         self.push_screen(CacheScreen(settings))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every action with a key, of the screen and the app, reachable from the command palette."""
-        yield from super().get_system_commands(screen)
-        seen = {"Quit", "Keys", "Theme"}
-        for active in screen.active_bindings.values():
-            binding = active.binding
-            if not binding.description or binding.description in seen or not active.enabled:
-                continue
-            seen.add(binding.description)
-            key = self.get_key_display(binding)
-            yield SystemCommand(binding.description, f"{binding.description} (key: {key})",
-                                partial(self.run_action, binding.action, active.node))
-
+        """The command palette: each of pgarchiver-tui's commands on this screen once, with its key; none of
+        Textual's own (themes, screenshots, maximising) that an operator never needs."""
+        for command in screen_commands(screen):
+            yield SystemCommand(command.description, f"key: {command.key}",
+                                partial(self.run_action, command.action, command.node))
     # -- leaving -----------------------------------------------------------------------------------------
     def running_screen(self) -> WatchScreen | None:
         return next((s for s in self.screen_stack if isinstance(s, WatchScreen) and s.running), None)
@@ -147,16 +168,46 @@ class ArchiverApp(App[int]):
             "Quit during a run?", "The run is cancelled cleanly first: running queries stop and unfinished "
             "uploads are removed.", yes="Cancel and quit", no="Keep running"), answered)
 
-    def quit_when_stopped(self, running: WatchScreen) -> None:
+    def quit_when_stopped(self, running: WatchScreen, leave: Callable[[], None] | None = None) -> None:
         async def wait_then_exit() -> None:
             for worker in [w for w in self.workers if w.group == "run"]:
                 await worker.wait()
-            self.leave(EXIT_INTERRUPTED)
+            (leave or partial(self.leave, EXIT_INTERRUPTED))()
 
         self.run_worker(wait_then_exit(), group="quit")
 
     def leave(self, code: int) -> None:
         self.exit(code, return_code=code)
+
+    # -- signals: a closed terminal (SIGHUP), kill (SIGTERM), kill -INT -----------------------------------
+    def listen_for_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.signalled, signum)
+
+    def signalled(self, signum: int) -> None:
+        """Leave as a confirmed quit does (a run is cancelled cleanly first, the demo's server stopped after);
+        a second signal, or a run that will not stop within GRACE_SECONDS, leaves at once."""
+        self.signals += 1
+        if self.signals > 1:
+            self.last_resort()
+            return
+        watchdog = threading.Timer(GRACE_SECONDS, self.last_resort)
+        watchdog.daemon = True
+        watchdog.start()
+        self.interrupted = True
+        # the terminal is gone with SIGHUP: restoring it would wait on a dead tty, so leave straight away
+        # once the run has stopped (the servers stopped, the exit code 130 all the same)
+        leave = self.last_resort if signum == signal.SIGHUP else None
+        running = self.running_screen()
+        if running is None:
+            (leave or partial(self.leave, EXIT_INTERRUPTED))()
+        else:
+            running.cancel_run()
+            self.quit_when_stopped(running, leave)
 
     def exit_code_now(self) -> int:
         if self.interrupted:
@@ -167,17 +218,18 @@ class ArchiverApp(App[int]):
         return max(codes)  # 130 > 2 > 1 > 0: the worst of what this session did
 
     def _fatal_error(self) -> None:
-        """An unexpected error: leave cleanly with one line, the traceback goes to a file, not the screen."""
+        """An unexpected error: leave cleanly with one line, the traceback goes to a file, not the screen.
+
+        The one hook into Textual that is not public (App has none for unhandled errors); Textual's own
+        version prints a traceback with local variables, which may hold a password."""
         self.crash = traceback.format_exc()
-        self._return_code = EXIT_FAILED
-        self._close_messages_no_wait()
+        self.exit(return_code=EXIT_FAILED)
 
 
 def run_app(settings: Settings, app: ArchiverApp | None = None) -> int:
     """Run the TUI until the user leaves; the terminal is restored by Textual on every way out."""
-    import sys
-
     app = app or ArchiverApp(settings)
+    app.last_resort = leave_now_function()
     code = app.run()
     if app.crash:
         path = crash_log_path()

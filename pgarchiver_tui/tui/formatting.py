@@ -7,7 +7,8 @@ from datetime import datetime
 from pgarchiver_tui.core.periods import Period
 from pgarchiver_tui.core.units import human_bytes
 
-__all__ = ["literal", "human_bytes", "rows_text", "ratio_text", "rate_text", "age_text", "period_text", "parse_stamp"]
+__all__ = ["literal", "human_bytes", "rows_text", "ratio_text", "rate_text", "age_text", "period_text", "parse_stamp",
+           "short_count"]
 
 
 def rows_text(rows: int | None, estimated: bool = False) -> str:
@@ -50,3 +51,12 @@ def literal(text: str) -> str:
     """`text` shown as it is inside a widget's markup. Textual's markup reads `[` more eagerly than rich's
     escape() guards against: a period like `[2024-01-01, 2024-01-02) … [/red]` would swallow the tag."""
     return text.replace("[", "\\[")
+
+
+def short_count(n: int) -> str:
+    """A count in at most six characters: 9,999 · 123.4k · 1.23M."""
+    if n < 10_000:
+        return f"{n:,}"
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.2f}M"

@@ -14,6 +14,7 @@ from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.db.discovery import Discovery
 from pgarchiver_tui.storage.local import LocalStorage
 from pgarchiver_tui.tui.app import ArchiverApp
+from pgarchiver_tui.tui.widgets.row_table import RowTable
 from tests.support.waiting import wait_for_app as wait_until  # noqa: F401 - the TUI tests' name for it
 
 FIXED_NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -97,3 +98,10 @@ def fixed_prepared(settings: Settings) -> Prepared:
     cache.remember_row_count("object:public/events/2024/01/events-2024-01-03.jsonl.zst", 43_800)
     discovery = Discovery("public", "events", "native", sources, [])
     return Prepared(settings, options, discovery, plan, storage, cache, [])
+
+
+def cell(table: RowTable, row: int, column: str) -> str:
+    """The text of one cell of a RowTable, by row number and column key."""
+    index = [c.key for c in table.columns].index(column)
+    value = table.cells(table.keys[row])[index]
+    return value if isinstance(value, str) else value[0]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+
+from rich.console import Console
 
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.tui.screens.connection import ConnectionScreen
@@ -33,13 +36,19 @@ async def test_opens_on_connection_when_the_table_is_missing(tmp_path) -> None:
     assert app.return_code == 0
 
 
+def rendered(renderable: object) -> str:
+    console = Console(width=100, file=io.StringIO())
+    console.print(renderable)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
 async def test_help_opens_on_question_mark_and_escape_backs_out(tmp_path) -> None:
     app = make_app(Settings(local_dir=str(tmp_path)))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
-        text = str(app.screen.query_one("#help-body Static").render())
+        text = rendered(app.screen.keys)
         assert "Test" in text and "Partitions" in text and "Quit" in text
         await pilot.press("escape")
         assert isinstance(app.screen, ConnectionScreen)
@@ -50,7 +59,11 @@ async def test_command_palette_reaches_the_screen_actions(tui_settings: Settings
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, PartitionsScreen) and app.screen.prepared)
         titles = {command.title for command in app.get_system_commands(app.screen)}
-        assert {"Archive", "Dry run", "Select", "Filter", "Count rows", "Cache", "Help"} <= titles
+        assert {"Archive", "Dry run", "Mark", "Filter", "Count rows exactly", "Cache", "Help", "Open"} <= titles
+        commands = list(app.get_system_commands(app.screen))
+        assert len(commands) == len(titles)  # each once
+        assert not titles & {"Theme", "Keys", "Screenshot", "Maximize", "Minimize"}  # none of Textual's own
+        assert all(c.help.startswith("key: ") for c in commands)
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "CommandPalette"

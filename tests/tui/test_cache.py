@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.tui.screens.cache import CacheScreen
 from pgarchiver_tui.tui.screens.record_detail import RecordDetailScreen
-from tests.tui.support import make_app, wait_until
+from pgarchiver_tui.tui.widgets.row_table import RowTable
+from tests.tui.support import cell, make_app, wait_until
 
 
 async def headless_run(settings: Settings) -> int:
@@ -30,13 +31,14 @@ async def test_shows_what_a_headless_run_writes_while_open(tui_settings: Setting
         await pilot.press("f3")
         screen = app.screen
         assert isinstance(screen, CacheScreen)
-        table = screen.query_one(DataTable)
+        table = screen.query_one(RowTable)
+        await wait_until(pilot, lambda: screen.loaded)
         assert table.row_count == 0
         code = await headless_run(tui_settings)
         assert code == 0
         await wait_until(pilot, lambda: table.row_count == 5)
-        assert str(table.get_cell_at((0, 1))) == "events_20240101"
-        assert str(table.get_cell_at((0, 2))) == "300"
+        assert cell(table, 0, "partition") == "events_20240101"
+        assert cell(table, 0, "rows") == "300"
         assert "5 of 5 records (0 failed)" in str(screen.query_one("#cache-totals", Static).render())
 
 
@@ -48,23 +50,25 @@ async def test_filter_sort_and_detail(tui_settings: Settings) -> None:
         await pilot.pause()
         await pilot.press("f3")
         screen = app.screen
-        table = screen.query_one(DataTable)
-        assert table.row_count == 5
+        table = screen.query_one(RowTable)
+        await wait_until(pilot, lambda: table.row_count == 5)
         await pilot.press("f")  # archived only
         assert table.row_count == 5
         await pilot.press("f")  # failed only
         assert table.row_count == 0
         await pilot.press("f", "slash", *"0104", "enter")
-        assert table.row_count == 1 and str(table.get_cell_at((0, 1))) == "events_20240104"
+        assert table.row_count == 1 and cell(table, 0, "partition") == "events_20240104"
         await pilot.press("escape")
         assert table.row_count == 5
         await pilot.press("O")
-        assert str(table.get_cell_at((0, 1))) == "events_20240105"
+        assert cell(table, 0, "partition") == "events_20240105"
         assert table.cursor_row == 1  # the cursor stays on the record it was on (…0104)
         await pilot.press("enter")
         assert isinstance(app.screen, RecordDetailScreen)
-        fields = str(app.screen.query_one("#record-fields", Static).render())
-        assert "public/events/2024/01/events-2024-01-04.jsonl.zst" in fields and "sha256" in fields
+        facts = dict(app.screen.facts)
+        assert facts["Object"] == "public/events/2024/01/events-2024-01-04.jsonl.zst"
+        assert facts["Rows"] == "300" and facts["SHA-256"] == app.screen.record.sha256
+        assert facts["Took"].endswith(" s") and "bytes_in" not in str(facts)  # labels and units, no field names
         await pilot.press("escape")
         assert app.screen is screen
         await pilot.press("escape")

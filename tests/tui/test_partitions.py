@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from pgarchiver_tui.core.events import Outcome
 from pgarchiver_tui.core.settings import Settings
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
 from pgarchiver_tui.tui.screens.partitions import PartitionsScreen
 from pgarchiver_tui.tui.screens.run import RunScreen
+from pgarchiver_tui.tui.widgets.row_table import RowTable
 from pgarchiver_tui.tui.widgets.selection_totals import SelectionTotals
-from tests.tui.support import make_app, wait_until
+from tests.tui.support import cell, make_app, wait_until
 
 
 def totals(screen: PartitionsScreen) -> str:
@@ -28,7 +29,7 @@ async def test_lists_every_partition_with_status_and_totals(tui_settings: Settin
     app = make_app(tui_settings)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_partitions(pilot, app)
-        table = screen.query_one(DataTable)
+        table = screen.query_one(RowTable)
         assert table.row_count == 5
         assert [e.name for e in screen.shown] == [f"events_2024010{d}" for d in range(1, 6)]
         assert {e.status for e in screen.entries} == {"new"}
@@ -44,9 +45,9 @@ async def test_select_one_range_and_by_filter(tui_settings: Settings) -> None:
     app = make_app(tui_settings)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_partitions(pilot, app)
-        await pilot.press("space")
+        await pilot.press("space")  # marks the first and moves on to the second
         assert screen.selected == {screen.entries[0].job.key}
-        await pilot.press("shift+down", "shift+down")
+        await pilot.press("shift+down")
         assert len(screen.selected) == 3 and "3 of 5 selected" in totals(screen)
         await pilot.press("n", "slash", *"0104", "enter")
         assert [e.name for e in screen.shown] == ["events_20240104"]
@@ -65,8 +66,8 @@ async def test_sort_by_any_column_and_reverse(tui_settings: Settings) -> None:
         assert [e.name for e in screen.shown][0] == "events_20240105"
         await pilot.press("o")
         assert screen.sort_column == "rows"
-        screen.query_one(DataTable).focus()
-        await pilot.click(DataTable, offset=(8, 0))  # the "partition" header
+        screen.query_one(RowTable).focus()
+        await pilot.click(RowTable, offset=(8, 0))  # the "partition" header
         assert screen.sort_column == "name" and screen.shown[0].name == "events_20240101"
 
 
@@ -77,7 +78,7 @@ async def test_exact_row_count_on_request(tui_settings: Settings) -> None:
         await pilot.press("x")
         await wait_until(pilot, lambda: screen.entries[0].exact_rows is not None)
         assert screen.entries[0].exact_rows == 300
-        assert str(screen.query_one(DataTable).get_cell_at((0, 3))) == "300"
+        assert cell(screen.query_one(RowTable), 0, "rows") == "300"
 
 
 async def test_archive_asks_first_then_runs_and_statuses_follow(tui_settings: Settings) -> None:
@@ -86,7 +87,7 @@ async def test_archive_asks_first_then_runs_and_statuses_follow(tui_settings: Se
         screen = await open_partitions(pilot, app)
         await pilot.press("r")
         assert isinstance(app.screen, PartitionsScreen)  # nothing selected: nothing to confirm
-        await pilot.press("space", "down", "space", "r")
+        await pilot.press("space", "space", "r")
         assert isinstance(app.screen, ConfirmScreen)
         body = str(app.screen.query_one("#dialog-body", Static).render())
         assert "Archive 2 object(s)" in body and tui_settings.database_label() in body

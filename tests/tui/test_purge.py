@@ -31,7 +31,7 @@ async def test_purge_the_selected_archived_partitions_after_one_question(tui_set
         await wait_until(pilot, lambda: isinstance(app.screen, PartitionsScreen) and app.screen.prepared)
         screen = app.screen
         assert isinstance(screen, PartitionsScreen)
-        await pilot.press("space", "down", "space", "down", "space", "P")
+        await pilot.press("space", "space", "space", "P")  # Space marks and moves on
         dialog = app.screen
         assert isinstance(dialog, PurgeScreen)
         await wait_until(pilot, lambda: not dialog.query_one("#purge", Button).disabled)

@@ -1,8 +1,10 @@
-"""Responsive with 10,000 partitions: loading, selecting all, sorting and filtering stay quick."""
+"""10,000 partitions: loading, marking all, sorting and filtering give the right rows.
+
+How quick they are is measured by benchmarks/tui_bench.py (`nox -s bench`), not here: timing in a test only
+measures the machine the test happens to run on."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,16 +33,20 @@ def many_prepared(settings: Settings) -> Prepared:
     return replace(prepared, plan=plan)
 
 
-async def test_ten_thousand_partitions_stay_responsive(tmp_path: Path) -> None:
+async def test_ten_thousand_partitions(tmp_path: Path) -> None:
     app = make_app(fixed_settings(tmp_path / "cache"), loader=many_prepared, clock=FixedClock())
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, PartitionsScreen) and app.screen.prepared)
         screen = app.screen
         assert len(screen.entries) == DAYS
-        for keys in (("a",), ("O",), ("space",), ("slash", *"1999", "enter")):
-            started = time.monotonic()
-            await pilot.press(*keys)
-            await pilot.pause()
-            assert time.monotonic() - started < 3.0, f"{keys} took too long"
-        assert len(screen.shown) == 366  # 1999's days and 1998-12-31, whose period ends in 1999
-        assert f"of {DAYS} selected" in str(screen.query_one("#totals").render())
+        await pilot.press("a")
+        assert len(screen.selected) == DAYS
+        await pilot.press("O")  # the newest first; the cursor stays on its object, now the last row
+        assert screen.table.cursor_key == screen.shown[-1].job.key == screen.entries[0].job.key
+        await pilot.press("g")
+        assert screen.table.cursor_key == screen.entries[-1].job.key
+        await pilot.press("space")  # unmarks the newest, moves on
+        assert len(screen.selected) == DAYS - 1 and screen.table.cursor_row == 1
+        await pilot.press("slash", *"1999", "enter")
+        assert len(screen.shown) == 365 and screen.table.row_count == 365  # 1999's days, in names and keys
+        assert f"{DAYS - 1:,} of {DAYS:,} selected" in str(screen.query_one("#totals").render())

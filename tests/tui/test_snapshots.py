@@ -1,4 +1,9 @@
-"""Snapshots of every screen at 80×24 and at 120×36, from fixed data and a fixed clock."""
+"""Snapshots of every screen and dialog at 80×24 (what an SSH session often has) and 120×40, from fixed data,
+a fixed clock and still cursors: any change to what a user sees shows up here.
+
+After a deliberate change: `pytest tests/tui/test_snapshots.py --snapshot-update`, look at the report, and
+regenerate the README's pictures with `nox -s screenshots`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import pytest
 
 from tests.tui.scenes import SCENES, scene_app
 
-SIZES = {"small": (80, 24), "large": (120, 36)}
+SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
-from textual.widgets import Checkbox, DataTable, Input, Static
+from textual.widgets import Checkbox, Input, Static
 
 from pgarchiver_tui.cache import open_cache
 from pgarchiver_tui.core.settings import Settings
@@ -15,10 +15,11 @@ from pgarchiver_tui.tui.screens.partitions import PartitionsScreen
 from pgarchiver_tui.tui.screens.restore import RestoreScreen
 from pgarchiver_tui.tui.screens.restore_dialog import RestoreDialog
 from pgarchiver_tui.tui.widgets.results_table import ResultsTable
+from pgarchiver_tui.tui.widgets.row_table import RowTable
 from pgarchiver_tui.tui.widgets.run_summary import RunSummary
 from pgarchiver_tui.tui.widgets.verify_panel import VerifyPanel
 from pgarchiver_tui.tui.widgets.worker_bar import WorkerBar
-from tests.tui.support import make_app, wait_until
+from tests.tui.support import cell, make_app, wait_until
 from tests.tui.test_cache import headless_run
 
 
@@ -31,10 +32,6 @@ def corrupt(settings: Settings, day: str) -> Path:
     return path
 
 
-def cell(table: DataTable, row: int, column: str) -> str:
-    return str(table.get_row_at(row)[table.get_column_index(column)])
-
-
 async def test_verify_marked_records_from_the_cache_screen(tui_settings: Settings) -> None:
     assert await headless_run(tui_settings) == 0
     corrupt(tui_settings, "2024-01-02")
@@ -44,10 +41,11 @@ async def test_verify_marked_records_from_the_cache_screen(tui_settings: Setting
         await pilot.press("f3")
         screen = app.screen
         assert isinstance(screen, CacheScreen)
-        table = screen.query_one(DataTable)
+        table = screen.query_one(RowTable)
+        await wait_until(pilot, lambda: table.row_count == 5)
         assert cell(table, 0, "verified") == "—"
         await pilot.press("space", "space")  # marks …0101 and …0102; the cursor moves on after each
-        assert screen.selected == {r.key for r in screen.shown[:2]}
+        assert screen.selected == set(screen.shown[:2])
         await pilot.press("v")
         panel = screen.query_one(VerifyPanel)
         await wait_until(pilot, lambda: bool(panel.reports) and not panel.running)
@@ -55,7 +53,7 @@ async def test_verify_marked_records_from_the_cache_screen(tui_settings: Setting
         assert cell(table, 1, "verified").startswith("problem")
         assert cell(table, 2, "verified") == "—"  # not chosen, not verified
         [report] = panel.reports
-        assert [c.key for c in report.results] == [r.key for r in screen.shown[:2]]
+        assert [c.key for c in report.results] == screen.shown[:2]
     cache = open_cache(open_destination(tui_settings, check=False).url, tui_settings.cache_dir)
     outcomes = {r.key.rsplit("/", 1)[-1]: r.verify_outcome for r in cache.records()}
     cache.close()
@@ -75,7 +73,7 @@ async def test_verify_selected_partitions_shows_each_outcome_as_status(tui_setti
         await pilot.press("a", "v")
         panel = screen.query_one(VerifyPanel)
         await wait_until(pilot, lambda: bool(panel.reports) and not panel.running)
-        statuses = [str(screen.query_one(DataTable).get_row_at(n)[5]) for n in range(5)]
+        statuses = [cell(screen.query_one(RowTable), n, "status") for n in range(5)]
         assert statuses == ["verified"] * 4 + ["problem"]
         await pilot.press("down", "down", "down", "down")
         detail = str(screen.query_one("#detail", Static).render())
@@ -87,10 +85,15 @@ async def test_restore_marked_records_into_another_table_with_worker_bars(tui_se
     app = make_app(tui_settings, start_screen="connection", cache_refresh_seconds=60)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        await pilot.press("f3", "space", "space", "space", "R")
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: app.screen.query_one(RowTable).row_count == 5)
+        await pilot.press("space", "space", "space", "R")
         dialog = app.screen
         assert isinstance(dialog, RestoreDialog)
         assert dialog.query_one("#target", Input).value == "public.events"  # the archived table unless changed
+        assert dialog.query_one("#dry-run", Checkbox).value  # a dry run unless asked otherwise
+        dialog.query_one("#dry-run", Checkbox).value = False
+        await pilot.pause()
         await pilot.click("#restore")  # the live table still holds these rows: refused, nothing doubled
         await wait_until(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen.report is not None)
         refused = app.screen
@@ -101,7 +104,6 @@ async def test_restore_marked_records_into_another_table_with_worker_bars(tui_se
         dialog = app.screen
         assert isinstance(dialog, RestoreDialog)
         dialog.query_one("#target", Input).value = "public.events_back"
-        dialog.query_one("#dry-run", Checkbox).value = True
         await pilot.click("#restore")
         await wait_until(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen is not refused)
         dry = app.screen
@@ -112,6 +114,8 @@ async def test_restore_marked_records_into_another_table_with_worker_bars(tui_se
         dialog = app.screen
         assert isinstance(dialog, RestoreDialog)
         dialog.query_one("#target", Input).value = "events_back"  # in the archived table's schema
+        await pilot.press("ctrl+d")  # dry run off
+        assert "off" in str(dialog.query_one("#dry-run", Checkbox).label)
         await pilot.click("#restore")
         await wait_until(pilot, lambda: isinstance(app.screen, RestoreScreen) and app.screen not in (dry, refused))
         run = app.screen

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Select, Static, TabbedContent, TabPane
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Button, Header, Input, Select, Static, TabbedContent, TabPane, Tabs
 
 from pgarchiver_tui.commands.preflight import check_database, check_destination
 from pgarchiver_tui.core import schema
@@ -21,10 +23,14 @@ from pgarchiver_tui.core.periods import Duration
 from pgarchiver_tui.core.settings import Settings, load_settings, save_profile, with_text_values
 from pgarchiver_tui.pipeline import codecs, formats
 from pgarchiver_tui.storage.destination import parse_destination
+from pgarchiver_tui.tui import keys
 from pgarchiver_tui.tui.screens.profile_dialog import LoadProfileScreen, SaveProfileScreen
 from pgarchiver_tui.tui.widgets.form_field import Check, FormField, field_control
+from pgarchiver_tui.tui.widgets.key_footer import KeyFooter
+from pgarchiver_tui.tui.wording import for_screen
 
 SSLMODES = schema.SSLMODES
+CHECK_DELAY = 0.25  # seconds of quiet typing before what was typed is checked
 
 
 def _by_schema(name: str) -> Check:
@@ -97,23 +103,39 @@ def make_field(spec: Spec, value: Any) -> FormField:
 
 
 class ConnectionScreen(Screen[None]):
+    """Fields are checked once typing pauses, never on every key: a paste or a fast typist over a slow link
+    costs the form nothing per character, so no keystroke waits behind a check and none is lost."""
+
     TITLE = "Connection"
     BINDINGS = [
         Binding("ctrl+t", "test", "Test"),
         Binding("ctrl+n", "next", "Partitions"),
         Binding("ctrl+s", "save_profile", "Save"),
         Binding("ctrl+l", "load_profile", "Load"),
+        *keys.TEXT_SCREEN,
+        Binding("f3", "app.cache", "Cache"),
+        Binding("tab", "move(1)", "Next field", key_display="tab", priority=True),
+        Binding("shift+tab", "move(-1)", "Previous field", show=False, priority=True),
+        Binding("escape", "leave_field", "Leave the field (then 1 2 3 pick a tab)", show=False),
+        Binding("1", "show_tab('database')", "Database tab", show=False),
+        Binding("2", "show_tab('destination')", "Destination tab", show=False),
+        Binding("3", "show_tab('job')", "Job tab", show=False),
+        Binding("ctrl+pagedown", "next_tab(1)", "Next tab", show=False),
+        Binding("ctrl+pageup", "next_tab(-1)", "Previous tab", show=False),
+        Binding("down,enter", "enter_tab", "Into the tab's fields", show=False),
     ]
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
+        self.unchecked: set[str] = set()  # fields typed into since they were last checked
+        self.check_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(id="tabs"):
-            for tab, title in TABS:
-                with TabPane(title, id=f"tab-{tab}"), VerticalScroll():
+            for n, (tab, title) in enumerate(TABS, 1):
+                with TabPane(f"{n} {title}", id=f"tab-{tab}"), VerticalScroll(can_focus=False):
                     for spec in SPECS:
                         if spec.tab == tab:
                             yield make_field(spec, getattr(self.settings, spec.name))
@@ -124,7 +146,59 @@ class ConnectionScreen(Screen[None]):
             yield Button("Partitions ^N", id="next", variant="primary", compact=True)
             yield Button("Save ^S", id="save", compact=True)
             yield Button("Load ^L", id="load", compact=True)
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        self.controls()[0].focus()  # type straight away
+
+    # -- moving around: Tab goes through every field of every tab, then the buttons ------------------------
+    def controls(self) -> list[Widget]:
+        fields_in_order = [self.field(spec.name).control for tab, _ in TABS for spec in SPECS if spec.tab == tab]
+        return [*fields_in_order, *self.query(Button)]
+
+    def action_move(self, step: int) -> None:
+        order = self.controls()
+        focused = self.focused
+        position = next((n for n, w in enumerate(order) if focused is w or (focused and w in focused.ancestors)),
+                        None)
+        if position is None:  # from the tab bar: into the tab shown
+            self.action_enter_tab()
+            return
+        self.focus_control(order[(position + step) % len(order)])
+
+    def action_leave_field(self) -> None:
+        """Out of the text: the tab bar takes the focus, where 1 2 3, the arrows and q work."""
+        self.query_one(TabbedContent).query_one(Tabs).focus()
+
+    def action_enter_tab(self) -> None:
+        self.action_show_tab(self.query_one(TabbedContent).active.removeprefix("tab-"))
+
+    def action_next_tab(self, step: int) -> None:
+        names = [tab for tab, _ in TABS]
+        current = names.index(self.query_one(TabbedContent).active.removeprefix("tab-"))
+        self.action_show_tab(names[(current + step) % len(names)])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "enter_tab":  # down and enter keep their meaning everywhere but on the tab bar
+            return isinstance(self.focused, Tabs)
+        return True
+
+    def focus_control(self, control: Widget) -> None:
+        pane = next((a for a in control.ancestors if isinstance(a, TabPane)), None)
+        if pane is not None and pane.id:
+            self.query_one(TabbedContent).active = pane.id
+        self.call_after_refresh(control.focus)
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{tab}"
+        first = next(spec for spec in SPECS if spec.tab == tab)
+        self.call_after_refresh(self.field(first.name).control.focus)
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        """Enter in a field moves on to the next one."""
+        if field_control(event.control) is not None:
+            self.action_move(1)
 
     # -- the form ------------------------------------------------------------------------------------------
     def field(self, name: str) -> FormField:
@@ -155,13 +229,32 @@ class ConnectionScreen(Screen[None]):
     @on(Input.Changed)
     @on(Select.Changed)
     def changed(self, event: Input.Changed | Select.Changed) -> None:
+        """Note the field; check it when typing pauses (a Select is picked at once, so checked at once)."""
         field = field_control(event.control)
         if field is None:
             return
-        self.validate_field(field)
-        if field.field_name == "compression":
-            self.validate_field(self.field("compression_level"))
-        if field.field_name in ("dsn", "db_host", "db_port", "db_name"):
+        self.unchecked.add(field.field_name)
+        if isinstance(event, Select.Changed):
+            self.check_now()
+            return
+        if self.check_timer is not None:
+            self.check_timer.stop()
+        self.check_timer = self.set_timer(CHECK_DELAY, self.check_now)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        if self.unchecked:
+            self.check_now()  # leaving a field shows its problem without waiting
+
+    def check_now(self) -> None:
+        if self.check_timer is not None:
+            self.check_timer.stop()
+            self.check_timer = None
+        names, self.unchecked = self.unchecked, set()
+        if "compression" in names:
+            names.add("compression_level")
+        for name in names:
+            self.validate_field(self.field(name))
+        if names & {"dsn", "db_host", "db_port", "db_name"}:
             self.show_location()
 
     def show_location(self) -> None:
@@ -179,6 +272,7 @@ class ConnectionScreen(Screen[None]):
 
     def checked_settings(self) -> Settings | None:
         """The form's settings if every field and their combination is valid; else say what is wrong."""
+        self.check_now()
         problems = [f"{f.label}: {p}" for f in self.query(FormField) if (p := self.validate_field(f))]
         if problems:
             self.notify(problems[0], title="Fix the form first", severity="error")
@@ -187,7 +281,7 @@ class ConnectionScreen(Screen[None]):
             settings = self.form_settings()
             settings.validate()
         except (ValueError, ArchiverError) as exc:
-            self.notify(str(exc), title="Not ready", severity="error")
+            self.notify(for_screen(str(exc)), title="Not ready", severity="error")
             return None
         return settings
 
@@ -213,13 +307,14 @@ class ConnectionScreen(Screen[None]):
             self.query_one(f"#test-{which}", Static).update(f"{which.title()}: [dim]checking …[/dim]")
         self.run_test(settings)
 
-    @work(thread=True, exclusive=True, group="test", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="test", exit_on_error=False,
+          description="testing the connection")  # never repr() of settings: they hold passwords
     def run_test(self, settings: Settings) -> None:
         for which, check in (("database", check_database), ("destination", check_destination)):
             try:
                 answer = f"[green]✓[/green] {escape(check(settings))}"
             except ArchiverError as exc:
-                answer = f"[red]✗ {escape(str(exc))}[/red]"
+                answer = f"[red]✗ {escape(for_screen(str(exc)))}[/red]"
             except Exception as exc:  # noqa: BLE001 - shown inline, never as a traceback
                 answer = f"[red]✗ {escape(type(exc).__name__)}: {escape(str(exc))}[/red]"
             self.app.call_from_thread(self.show_answer, which, answer)
@@ -258,7 +353,7 @@ class ConnectionScreen(Screen[None]):
             try:
                 loaded = load_settings({}, environ={}, config=str(path), profile=name)
             except ArchiverError as exc:
-                self.notify(str(exc), severity="error")
+                self.notify(for_screen(str(exc)), severity="error")
                 return
             self.fill(replace(loaded, no_ui=False))
             self.notify(f"profile {name!r} loaded")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from rich.markup import escape
 from rich.text import Text
@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 from textual.worker import Worker, WorkerState
 
 from pgarchiver_tui.commands.archive.prepare import Prepared
@@ -30,54 +30,124 @@ from pgarchiver_tui.commands.verify import VerifyGroup
 from pgarchiver_tui.core.errors import ArchiverError
 from pgarchiver_tui.core.events import JobResult
 from pgarchiver_tui.core.model import Job
+from pgarchiver_tui.core.periods import Duration
 from pgarchiver_tui.core.settings import Settings
+from pgarchiver_tui.tui import keys
 from pgarchiver_tui.tui.formatting import human_bytes, literal, period_text, rows_text
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
-from pgarchiver_tui.tui.widgets.fixed_table import FixedTable
-from pgarchiver_tui.tui.widgets.selection_totals import SelectionTotals
+from pgarchiver_tui.tui.screens.detail import DetailScreen, Fact
+from pgarchiver_tui.tui.widgets.key_footer import KeyFooter
+from pgarchiver_tui.tui.widgets.row_table import Cell, Column, RowTable
+from pgarchiver_tui.tui.widgets.selection_totals import Marked, SelectionTotals
 from pgarchiver_tui.tui.widgets.verify_panel import VerifyPanel, check_status, notify_verified
+from pgarchiver_tui.tui.wording import for_screen
 
 Loader = Callable[[Settings], Prepared]
 FILTER_DELAY = 0.3  # seconds of quiet typing before the table is filtered
+# a worker given no description describes itself by repr() of its arguments: 2 s for 100,000 entries
+NO_REPR = "facts and orders of the partitions"
 
 STATUS_STYLES = {ARCHIVED: "green", CHANGED: "yellow", FAILED: "bold red"}
-# (key, header, width, sort key)
-COLUMNS: tuple[tuple[str, str, int | None, Callable[[Entry], object]], ...] = (
-    ("mark", "✓", 1, lambda e: 0),
-    ("name", "partition", 18, lambda e: e.name),
-    ("period", "period", 24, lambda e: e.job.period),
-    ("rows", "rows", 9, lambda e: e.rows),
-    ("size", "size", 8, lambda e: e.size_bytes),
-    ("status", "status", 8, lambda e: e.status),
-    ("key", "object key", 60, lambda e: e.job.key),
+COLUMNS = (
+    Column("mark", "✓", 1),
+    Column("name", "partition", 20, min_width=16, priority=1),
+    Column("period", "period", 13, min_width=10, priority=3),
+    Column("rows", "rows", 11, min_width=7, priority=4, align="right"),
+    Column("size", "size", 9, min_width=8, priority=5, align="right"),
+    Column("status", "status", 9, min_width=8, priority=2),
+    Column("key", "object key", 60, min_width=30, priority=6, flex=True),
 )
-SORTABLE = [c[0] for c in COLUMNS[1:]]
+SORTABLE = [c.key for c in COLUMNS[1:]]
 
 
 def describe_error(exc: BaseException) -> str:
     if isinstance(exc, ArchiverError):
-        return str(exc)
+        return for_screen(str(exc))
     return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What never changes about an entry, worked out once: for the rows on screen when they are drawn, for
+    all of them in a thread behind the shown table; sorting and filtering 100,000 rows then compare plain
+    values instead of calling properties."""
+
+    name: str
+    period: str
+    estimated_rows: int
+    size: int
+    haystack: str  # what a filter looks in, lower case
+
+
+def period_label(job: Job) -> str:
+    """The period's name as in the object key (`2024-01-31`, `2024-W05`); a daily one without strftime,
+    which costs a second for 100,000 partitions."""
+    start = job.period.start
+    if job.duration is Duration.DAILY:
+        return start.date().isoformat()
+    return job.duration.label(start)
+
+
+def source_name(entry: Entry) -> str:
+    slices = entry.job.slices
+    if len(slices) == 1 and slices[0].window is None:
+        return slices[0].source.name  # the usual case, without Entry.name's general way
+    return entry.name
+
+
+def facts_of(entry: Entry) -> Facts:
+    job = entry.job
+    name, period = source_name(entry), period_label(job)
+    whole = len(job.slices) == 1 and job.slices[0].window is None
+    size = job.slices[0].source.size_bytes if whole else entry.size_bytes
+    return Facts(name, period, job.estimated_rows, size, f"{name} {job.key}".lower())
+
+
+def all_facts(entries: list[Entry]) -> dict[str, Facts]:
+    return {entry.job.key: facts_of(entry) for entry in entries}
+
+
+def column_values(entries: list[Entry], facts: dict[str, Facts], column: str) -> dict[str, object]:
+    """What each object is sorted by in `column`."""
+    if column == "rows":
+        return {e.job.key: e.exact_rows if e.exact_rows is not None else facts[e.job.key].estimated_rows
+                for e in entries}
+    if column == "status":
+        return {e.job.key: e.status for e in entries}
+    if column == "key":
+        return {key: key for key in facts}
+    field = {"name": "name", "size": "size"}[column]
+    return {key: getattr(fact, field) for key, fact in facts.items()}
+
+
+def column_order(entries: list[Entry], facts: dict[str, Facts], column: str) -> list[str]:
+    """Every key in the order of `column`."""
+    if column == "period":
+        return [e.job.key for e in entries]  # the plan's own order
+    values = column_values(entries, facts, column)
+    return sorted(values, key=values.__getitem__)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """What the discovery thread hands over."""
+
+    prepared: Prepared
+    entries: list[Entry]
 
 
 class PartitionsScreen(Screen[None]):
     TITLE = "Partitions"
     BINDINGS = [
+        keys.TABLE[0],  # mark
         Binding("r", "archive", "Archive"),
         Binding("d", "dry_run", "Dry run"),
         Binding("v", "verify", "Verify"),
         Binding("P", "purge", "Purge from the database", key_display="P", show=False),
-        Binding("space", "toggle_mark", "Select", key_display="␣"),
-        Binding("a", "select_all", "All"),
-        Binding("n", "select_none", "Select none", show=False),
-        Binding("slash", "filter", "Filter"),
-        Binding("shift+down", "extend(1)", "Select range ↓", show=False),
-        Binding("shift+up", "extend(-1)", "Select range ↑", show=False),
-        Binding("o", "sort", "Sort"),
-        Binding("O", "sort_reverse", "Reverse sort", show=False),
-        Binding("x", "count", "Count rows", show=False),
+        Binding("enter", "open", "Open", key_display="⏎", show=False),
+        *keys.TABLE[1:],
+        Binding("x", "count", "Count rows exactly", show=False),
         Binding("f5", "reload", "Discover again", show=False),
-        Binding("escape", "back", "Back", show=False),
     ]
 
     def __init__(self, settings: Settings, loader: Loader) -> None:
@@ -87,8 +157,11 @@ class PartitionsScreen(Screen[None]):
         self.prepared: Prepared | None = None
         self.entries: list[Entry] = []
         self.by_key: dict[str, Entry] = {}
+        self.facts: dict[str, Facts] = {}
+        self.orders: dict[str, list[str]] = {}
         self.shown: list[Entry] = []
         self.selected: set[str] = set()
+        self.marked = Marked()
         self.filter_text = ""
         self.sort_column = "period"
         self.sort_reverse = False
@@ -99,68 +172,104 @@ class PartitionsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="notice")
-        yield FixedTable(id="partitions", cursor_type="row")
+        yield RowTable(COLUMNS, self.cells, id="partitions")
         yield VerifyPanel(self.settings)
         yield Static("", id="detail")
-        yield Input(placeholder="filter: part of a name, key, period or status; Enter keeps, Escape clears",
+        yield Input(placeholder="filter: part of a name, key or period; Enter keeps, Escape clears",
                     id="filter", compact=True)
         yield SelectionTotals(id="totals")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
+
+    @property
+    def table(self) -> RowTable:
+        return self.query_one(RowTable)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for key, header, width, _ in COLUMNS:
-            table.add_column(header, key=key, width=width)
-        self.query_one("#filter", Input).display = False
-        self.query_one("#filter", Input).cursor_blink = False
+        box = self.query_one("#filter", Input)
+        box.display, box.cursor_blink = False, False
+        self.table.set_sort(self.sort_column, self.sort_reverse)
         self.load()
 
     # -- loading -----------------------------------------------------------------------------------------
     def load(self) -> None:
         self.set_notice(f"Discovering {escape(self.settings.table or '')} at "
                         f"{escape(self.app.sub_title)} …", "loading")
-        self.query_one(DataTable).loading = True
+        self.table.loading = True
         self.discover()
 
     @work(thread=True, exclusive=True, group="discover", exit_on_error=False)
-    def discover(self) -> tuple[Prepared, list[Entry]]:
+    def discover(self) -> Discovered:
         prepared = self.loader(replace(self.settings, dry_run=False))
-        return prepared, build_entries(prepared.plan.jobs, prepared.cache)
+        entries = build_entries(prepared.plan.jobs, prepared.cache)
+        return Discovered(prepared, entries)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "discover":
-            if event.state is WorkerState.SUCCESS and event.worker.result is not None:
-                prepared, entries = event.worker.result
-                self.loaded(prepared, entries)
+            if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, Discovered):
+                self.loaded(event.worker.result)
             elif event.state is WorkerState.ERROR:
-                self.query_one(DataTable).loading = False
-                self.set_notice(f"[b]Cannot list partitions:[/b] {escape(describe_error(event.worker.error or RuntimeError('unknown')))}\n"
+                self.table.loading = False
+                error = describe_error(event.worker.error or RuntimeError("unknown"))
+                self.set_notice(f"[b]Cannot list partitions:[/b] {escape(error)}\n"
                                 "Escape to fix the connection settings, F5 to try again.", "error")
         elif event.worker.group == "count" and event.state is WorkerState.ERROR:
-            self.notify(describe_error(event.worker.error or RuntimeError('unknown')), title="Counting rows failed", severity="error")
+            self.notify(describe_error(event.worker.error or RuntimeError("unknown")),
+                        title="Counting rows failed", severity="error")
 
-    def loaded(self, prepared: Prepared, entries: list[Entry]) -> None:
+    def loaded(self, found: Discovered) -> None:
         if self.prepared is not None and self.prepared.cache is not None:
             self.prepared.cache.close()
-        self.prepared, self.entries = prepared, entries
+        prepared, entries = found.prepared, found.entries
+        self.prepared, self.entries, self.facts, self.orders = prepared, entries, {}, {}
         self.by_key = {e.job.key: e for e in entries}
-        self.selected &= set(self.by_key)
-        self.query_one(DataTable).loading = False
-        notes = prepared.notes
-        layout = prepared.discovery.layout
-        text = (f"{len(entries)} objects of {escape(prepared.discovery.schema)}.{escape(prepared.discovery.table)}"
-                f" ({layout}, {prepared.settings.output_duration}) → {escape(prepared.storage.url)}")
-        if notes:
-            text += "\n[yellow]" + escape(notes[0]) + (f" (+{len(notes) - 1} more notes)" if len(notes) > 1 else "") \
-                + "[/yellow]"
+        marked, self.selected, self.marked = self.selected, set(), Marked()
+        self.mark(marked & self.by_key.keys())
+        self.table.loading = False
+        discovery = prepared.discovery
+        text = (f"{len(entries):,} objects of [b]{escape(discovery.schema)}.{escape(discovery.table)}[/b] "
+                f"({discovery.layout}, {prepared.settings.output_duration}) → {escape(prepared.storage.url)}")
+        if prepared.notes:
+            more = f" (+{len(prepared.notes) - 1} more, see the run's log)" if len(prepared.notes) > 1 else ""
+            text += f"\n[yellow]{escape(for_screen(prepared.notes[0]))}{more}[/yellow]"
         self.set_notice(text, "")
         self.rebuild()
-        self.query_one(DataTable).focus()
+        self.table.focus()
+        self.call_after_refresh(self.prepare_orders, entries)  # once the table is on screen
         # Tens of thousands of long-lived objects (entries, jobs, periods, rows) made every full collection
         # walk them all: 150 ms pauses on random keys. Frozen, the collector leaves them be; objects still
         # die when unreferenced, and the next load puts the old ones back in its reach.
         gc.unfreeze()
         gc.freeze()
+
+    @work(thread=True, exclusive=True, group="orders", exit_on_error=False, description=NO_REPR)
+    def prepare_orders(self, entries: list[Entry]) -> None:
+        """Every row's facts and each column's order, worked out behind the shown table: a filter or a sort
+        is then a lookup. An order something invalidated meanwhile (a count changes rows, a run statuses) is
+        not kept."""
+        facts = all_facts(entries)
+        self.app.call_from_thread(self.take_facts, entries, facts)
+        for column in SORTABLE:
+            if entries is not self.entries:
+                return  # discovered again meanwhile
+            order = column_order(entries, facts, column)
+            self.app.call_from_thread(self.orders.setdefault, column, order)
+        self.app.call_from_thread(gc.freeze)  # these too, out of the collector's way (see `loaded`)
+
+    def take_facts(self, entries: list[Entry], facts: dict[str, Facts]) -> None:
+        if entries is self.entries:
+            self.facts = facts
+
+    def fact(self, key: str) -> Facts:
+        facts = self.facts.get(key)
+        if facts is None:
+            facts = self.facts[key] = facts_of(self.by_key[key])
+        return facts
+
+    def every_fact(self) -> dict[str, Facts]:
+        """Facts of every row (a filter or a sort before the thread has worked them out makes them here)."""
+        if len(self.facts) < len(self.entries):
+            self.facts = all_facts(self.entries)
+        return self.facts
 
     def set_notice(self, text: str, kind: str) -> None:
         notice = self.query_one("#notice", Static)
@@ -173,86 +282,97 @@ class PartitionsScreen(Screen[None]):
             return
         records = {r.key: r for r in self.prepared.cache.records(self.prepared.discovery.schema,
                                                                   self.prepared.discovery.table)}
-        changed = set()
+        changed = []
         for entry in self.entries:
             before = (entry.status, entry.note)
             refresh_status(entry, records.get(entry.job.key))
             if (entry.status, entry.note) != before:
-                changed.add(entry.job.key)
+                changed.append(entry.job.key)
         if changed:
-            self.redraw([self.by_key[k] for k in changed])
-            self.show_detail()
+            self.changed_values("status")
+            self.table.refresh_rows(changed)
+            self.update_totals()
 
     # -- the table ---------------------------------------------------------------------------------------
-    def cells(self, entry: Entry) -> tuple[object, ...]:
-        return (
-            "✓" if entry.job.key in self.selected else " ",
-            Text(entry.name),
-            period_text(entry.job.period),
-            rows_text(entry.rows, estimated=entry.exact_rows is None),
-            human_bytes(entry.size_bytes),
-            Text(*check_status(self.outcomes[entry.job.key])) if entry.job.key in self.outcomes
-            else Text(entry.status, style=STATUS_STYLES.get(entry.status, "")),
-            Text(entry.job.key),
-        )
+    def cells(self, key: str) -> tuple[Cell, ...]:
+        entry, facts = self.by_key[key], self.fact(key)
+        check = self.outcomes.get(key)
+        status: Cell = check_status(check) if check else (entry.status, STATUS_STYLES.get(entry.status, ""))
+        return ("✓" if key in self.selected else " ", facts.name, facts.period,
+                rows_text(entry.rows, estimated=entry.exact_rows is None), human_bytes(facts.size), status, key)
+
+    def ordered(self, entries: list[Entry]) -> list[str]:
+        """The keys of `entries` in the order of the sort column: a lookup in the column's order (made when
+        the objects were discovered, again after a count or a run changed rows or statuses)."""
+        column = self.sort_column
+        if column not in self.orders:  # not worked out yet, or invalidated
+            facts = self.facts if column == "period" else self.every_fact()  # the period needs none
+            self.orders[column] = column_order(self.entries, facts, column)
+        keys = self.orders[column]
+        if len(entries) != len(self.entries):
+            wanted = {e.job.key for e in entries}
+            keys = [key for key in keys if key in wanted]
+        return keys[::-1] if self.sort_reverse else keys
+
+    def changed_values(self, *columns: str) -> None:
+        """Rows or statuses changed: their orders are made again when next needed."""
+        for column in columns:
+            self.orders.pop(column, None)
 
     def rebuild(self) -> None:
-        """Filter into the table (adding rows is what costs: only a filter does it), sorted."""
-        table = self.query_one(FixedTable)
-        current = self.current_entry()
+        """Filter and sort into the table; only the rows on screen are drawn."""
         needle = self.filter_text.lower()
-        self.shown = [e for e in self.entries if not needle or needle in
-                      f"{e.name} {e.job.key} {period_text(e.job.period)} {e.status}".lower()]
-        self.sort_shown()
-        table.clear()
-        table.add_lazy_rows((entry.job.key for entry in self.shown), lambda key: self.cells(self.by_key[key]))
-        self.keep_cursor_on(current)
+        facts = self.every_fact() if needle else self.facts
+        shown = self.entries if not needle else [
+            e for e in self.entries if needle in facts[e.job.key].haystack or needle in e.status]
+        self.show_keys(self.ordered(shown), changed=True)
 
     def resort(self) -> None:
-        """Reorder the rows in place, keeping the cursor on the same object."""
-        current = self.current_entry()
-        self.sort_shown()
-        self.query_one(FixedTable).reorder(e.job.key for e in self.shown)
-        self.keep_cursor_on(current)
+        """Reorder the rows, keeping the cursor on the same object."""
+        self.table.set_sort(self.sort_column, self.sort_reverse)
+        self.show_keys(self.ordered(self.shown), changed=False)
 
-    def sort_shown(self) -> None:
-        sort_key = next(c[3] for c in COLUMNS if c[0] == self.sort_column)
-        self.shown.sort(key=sort_key, reverse=self.sort_reverse)  # type: ignore[arg-type]
-
-    def keep_cursor_on(self, current: Entry | None) -> None:
-        if current is not None:
-            row = next((n for n, e in enumerate(self.shown) if e is current), None)
-            if row is not None:
-                self.query_one(FixedTable).move_cursor(row=row)
+    def show_keys(self, keys: list[str], changed: bool) -> None:
+        by_key = self.by_key
+        self.shown = [by_key[key] for key in keys]
+        self.table.show(keys, changed=changed)
         self.update_totals()
-        self.show_detail()
 
     def current_entry(self) -> Entry | None:
-        row = self.query_one(DataTable).cursor_row
-        return self.shown[row] if 0 <= row < len(self.shown) else None
+        key = self.table.cursor_key
+        return self.by_key.get(key) if key else None
 
     def redraw(self, entries: list[Entry]) -> None:
-        """Update the rows of `entries` in place."""
-        table = self.query_one(DataTable)
-        for entry in entries:
-            if entry.job.key in table.rows:
-                for (column, *_), value in zip(COLUMNS, self.cells(entry), strict=True):
-                    table.update_cell(entry.job.key, column, value)
-        self.update_totals()
-
-    def redraw_marks(self, keys: set[str]) -> None:
-        table = self.query_one(DataTable)
-        for key in keys:
-            if key in table.rows:
-                table.update_cell(key, "mark", "✓" if key in self.selected else " ")
-        self.update_totals()
+        self.table.refresh_rows([e.job.key for e in entries])
 
     def update_totals(self) -> None:
-        chosen = [self.by_key[k] for k in self.selected]
         order = f"{self.sort_column} {'↓' if self.sort_reverse else '↑'}"
-        self.query_one(SelectionTotals).show(chosen, len(self.entries), len(self.shown), self.filter_text, order)
+        self.query_one(SelectionTotals).show(self.marked, len(self.entries), len(self.shown), self.filter_text,
+                                             order)
+
+    def figures(self, key: str) -> tuple[int, int, bool]:
+        entry = self.by_key[key]
+        return entry.rows, self.fact(key).size, entry.exact_rows is None
+
+    def mark(self, keys: set[str]) -> None:
+        """Mark these (some may be marked already), redraw them, sum them in."""
+        new = keys - self.selected
+        self.selected |= new
+        for key in new:
+            self.marked.add(*self.figures(key))
+        self.table.refresh_rows(new)
+        self.update_totals()
+
+    def unmark(self, keys: set[str]) -> None:
+        gone = keys & self.selected
+        self.selected -= gone
+        for key in gone:
+            self.marked.remove(*self.figures(key))
+        self.table.refresh_rows(gone)
+        self.update_totals()
 
     def show_detail(self) -> None:
+        """Under the table: the highlighted object's key and sources, and what is wrong with it if anything."""
         entry = self.current_entry()
         text = ""
         if entry is not None:
@@ -267,55 +387,82 @@ class PartitionsScreen(Screen[None]):
                 text += f"\n[{'red' if entry.status == FAILED else 'yellow'}]{escape(entry.note)}[/]"
         self.query_one("#detail", Static).update(text)
 
-    @on(DataTable.RowHighlighted)
+    @on(RowTable.Highlighted)
     def highlighted(self) -> None:
         self.show_detail()
 
-    @on(DataTable.RowSelected)
-    def row_selected(self) -> None:
-        self.action_toggle_mark()
+    @on(RowTable.Opened)
+    def opened(self) -> None:
+        self.action_open()
 
-    @on(DataTable.HeaderSelected)
-    def header_selected(self, event: DataTable.HeaderSelected) -> None:
-        column = str(event.column_key.value)
-        if column in SORTABLE:
-            self.sort_reverse = not self.sort_reverse if column == self.sort_column else False
-            self.sort_column = column
+    @on(RowTable.HeaderClicked)
+    def header_clicked(self, event: RowTable.HeaderClicked) -> None:
+        if event.column in SORTABLE:
+            self.sort_reverse = not self.sort_reverse if event.column == self.sort_column else False
+            self.sort_column = event.column
             self.resort()
 
-    # -- selection ---------------------------------------------------------------------------------------
+    def action_open(self) -> None:
+        entry = self.current_entry()
+        if entry is not None:
+            self.app.push_screen(DetailScreen(entry.job.key.rsplit("/", 1)[-1], self.entry_facts(entry)))
+
+    def entry_facts(self, entry: Entry) -> list[Fact]:
+        job = entry.job
+        rows = (f"{entry.exact_rows:,} (counted)" if entry.exact_rows is not None
+                else f"about {job.estimated_rows:,} (the planner's estimate; x counts exactly)")
+        facts: list[Fact] = [
+            ("Object", job.key),
+            ("Period", f"{period_text(job.period)} ({job.duration.value})"),
+            ("Read from", "\n".join(p.source.qualified + (f" rows in {p.window}" if p.window else "")
+                                    for p in job.slices)),
+            ("Rows", rows),
+            ("On disk", human_bytes(entry.size_bytes)),
+            ("Status", Text(entry.status, style=STATUS_STYLES.get(entry.status, ""))),
+        ]
+        if entry.archived_rows is not None:
+            facts.append(("Archived rows", f"{entry.archived_rows:,}"))
+        if entry.note:
+            facts.append(("Note", Text(entry.note, style="red" if entry.status == FAILED else "yellow")))
+        check = self.outcomes.get(job.key)
+        if check is not None:
+            text, style = check_status(check)
+            facts.append(("Verified", Text("; ".join(check.problems) or text, style=style)))
+        return facts
+
+    # -- marking -----------------------------------------------------------------------------------------
     def action_toggle_mark(self) -> None:
         entry = self.current_entry()
         if entry is None:
             return
-        self.selected ^= {entry.job.key}
-        self.range_start = self.query_one(DataTable).cursor_row
-        self.redraw_marks({entry.job.key})
+        key = entry.job.key
+        if key in self.selected:
+            self.unmark({key})
+        else:
+            self.mark({key})
+        self.range_start = self.table.cursor_row
+        self.table.action_cursor(1)
 
     def action_extend(self, step: int) -> None:
-        table = self.query_one(DataTable)
+        table = self.table
         if not self.shown:
             return
         if self.range_start is None:
             self.range_start = table.cursor_row
         target = min(max(table.cursor_row + step, 0), len(self.shown) - 1)
-        table.move_cursor(row=target)
+        table.cursor_row = target
         low, high = sorted((self.range_start, target))
-        changed = {self.shown[r].job.key for r in range(low, high + 1)} - self.selected
-        self.selected |= changed
-        self.redraw_marks(changed)
+        self.mark({self.shown[r].job.key for r in range(low, high + 1)})
 
-    def action_select_all(self) -> None:
-        """All that is shown: with a filter, that selects by filter."""
-        changed = {e.job.key for e in self.shown} - self.selected
-        self.selected |= changed
-        self.redraw_marks(changed)
+    def action_mark_all(self) -> None:
+        """All that is shown: with a filter, that marks by filter."""
+        self.mark({e.job.key for e in self.shown})
 
-    def action_select_none(self) -> None:
-        changed, self.selected = self.selected, set()
+    def action_mark_none(self) -> None:
         self.range_start = None
-        self.redraw_marks(changed)
+        self.unmark(set(self.selected))
 
+    # -- filtering and sorting ---------------------------------------------------------------------------
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
@@ -336,7 +483,7 @@ class PartitionsScreen(Screen[None]):
     def filter_kept(self) -> None:
         if self.filter_timer is not None:
             self.filter_now()
-        self.query_one(DataTable).focus()
+        self.table.focus()
 
     def filter_now(self) -> None:
         if self.filter_timer is not None:
@@ -360,7 +507,7 @@ class PartitionsScreen(Screen[None]):
             if self.filter_text:
                 self.filter_text, box.value = "", ""
                 self.filter_now()
-            self.query_one(DataTable).focus()
+            self.table.focus()
             return
         panel = self.query_one(VerifyPanel)
         if panel.running:
@@ -374,19 +521,21 @@ class PartitionsScreen(Screen[None]):
 
     # -- counting and starting ---------------------------------------------------------------------------
     def chosen(self) -> list[Entry]:
-        return [e for e in self.entries if e.job.key in self.selected]
+        """The marked objects, or else the one under the cursor: every key that acts on rows does this."""
+        marked = [e for e in self.entries if e.job.key in self.selected]
+        current = self.current_entry()
+        return marked or ([current] if current is not None else [])
 
     def action_count(self) -> None:
         if self.prepared is None:
             return
-        current = self.current_entry()
-        targets = self.chosen() or ([current] if current is not None else [])
+        targets = self.chosen()
         if not targets:
             return
         self.notify(f"counting rows of {len(targets)} object(s) …", timeout=2)
         self.count([e.job for e in targets])
 
-    @work(thread=True, group="count", exit_on_error=False)
+    @work(thread=True, group="count", exit_on_error=False, description="counting rows")
     def count(self, jobs: list[Job]) -> None:
         assert self.prepared is not None
         count_rows(self.prepared.options.conninfo, jobs, self.prepared.cache,
@@ -396,12 +545,18 @@ class PartitionsScreen(Screen[None]):
         entry = self.by_key.get(job.key)
         if entry is None:
             return
+        marked = job.key in self.selected
+        if marked:
+            self.marked.remove(*self.figures(job.key))
         entry.exact_rows = rows
+        if marked:
+            self.marked.add(*self.figures(job.key))
         record = self.prepared.cache.record_of(job.key, job.schema, job.table) \
             if self.prepared and self.prepared.cache else None
         refresh_status(entry, record)
+        self.changed_values("rows", "status")
         self.redraw([entry])
-        self.show_detail()
+        self.update_totals()
 
     def action_archive(self) -> None:
         self.start(dry_run=False)
@@ -413,9 +568,9 @@ class PartitionsScreen(Screen[None]):
         if self.prepared is None:
             self.notify("nothing discovered yet", severity="warning")
             return
-        chosen = self.chosen()
+        chosen = [e for e in self.entries if e.job.key in self.selected]
         if not chosen:
-            self.notify("select objects first: space for one, a for all shown", severity="warning")
+            self.notify("mark objects first: Space marks one, a marks every one shown", severity="warning")
             return
         jobs = [e.job for e in chosen]
         if dry_run:
@@ -431,7 +586,7 @@ class PartitionsScreen(Screen[None]):
                 f"as {options.format} + {options.outer_compression}, {options.workers} worker(s), "
                 f"keys like {escape(jobs[0].key)}")
         if prepared.settings.force:
-            body += "\n[yellow]--force: objects already archived are written again[/yellow]"
+            body += "\n[yellow]forced: objects already archived are written again[/yellow]"
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -445,11 +600,9 @@ class PartitionsScreen(Screen[None]):
         panel = self.query_one(VerifyPanel)
         if self.prepared is None or panel.running:
             return
-        current = self.current_entry()
-        targets = self.chosen() or ([current] if current is not None else [])
-        archived = [e for e in targets if e.status in (ARCHIVED, CHANGED)]
+        archived = [e for e in self.chosen() if e.status in (ARCHIVED, CHANGED)]
         if not archived:
-            self.notify("only archived objects can be verified: select some (space)", severity="warning")
+            self.notify("only archived objects can be verified: mark some with Space", severity="warning")
             return
         discovery = self.prepared.discovery
         for entry in archived:
@@ -463,7 +616,6 @@ class PartitionsScreen(Screen[None]):
         if entry is not None:
             self.outcomes[entry.job.key] = event.check
             self.redraw([entry])
-            self.show_detail()
 
     @on(VerifyPanel.Done)
     def verify_done(self, event: VerifyPanel.Done) -> None:

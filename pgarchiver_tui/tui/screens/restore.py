@@ -6,9 +6,10 @@ from rich.markup import escape
 from textual.widgets import Static
 
 from pgarchiver_tui.commands.restore import RestoreRun
-from pgarchiver_tui.core.events import RunReport
+from pgarchiver_tui.core.events import JobProgress, JobResult, RunReport
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import human_bytes
+from pgarchiver_tui.tui.progress import Expected
 from pgarchiver_tui.tui.screens.run import WatchScreen
 
 
@@ -28,12 +29,18 @@ class RestoreScreen(WatchScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.begin(self.total_jobs)
+        self.begin([Expected(o.key, o.rows or 0, o.bytes_out or 0) for o in self.restore_run.items])
         self.query_one("#run-title", Static).update(
             f"[b]{'Dry run of restoring' if self.dry_run else 'Restoring'} {self.total_jobs} object(s)[/b] "
             f"into {escape(self.target)}")
         self.active = self.restore_run
         self.execute(self.restore_run.run)
+
+    def progress_size(self, event: JobProgress) -> int:
+        return event.bytes_out  # what was read of the stored object, as its stored size is known
+
+    def progress_size_of(self, result: JobResult) -> int:
+        return result.bytes_out
 
     def run_finished(self, report: RunReport) -> None:
         super().run_finished(report)

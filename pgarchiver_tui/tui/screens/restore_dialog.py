@@ -1,15 +1,20 @@
-"""Asking before a restore: into which table (the archived one unless changed), for real or as a dry run."""
+"""Asking before a restore: into which table (the archived one unless changed), as a dry run (the default) or
+for real."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from rich.markup import escape
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
+
+DRY_ON = "Dry run: ON — change nothing, only say what would be done"
+DRY_OFF = "Dry run: off — rows are written into the target table"
 
 
 @dataclass(frozen=True)
@@ -18,8 +23,28 @@ class RestoreChoice:
     dry_run: bool
 
 
+class DryRunBox(Checkbox):
+    """A checkbox whose two states read differently, not only in a colour a terminal may not show."""
+
+    DEFAULT_CSS = """
+    DryRunBox { width: 1fr; }
+    DryRunBox.-on { color: $text-warning; text-style: bold; }
+    """
+
+    def __init__(self, value: bool, **kwargs: object) -> None:
+        super().__init__(DRY_ON if value else DRY_OFF, value, compact=True, **kwargs)  # type: ignore[arg-type]
+        self.set_class(value, "-on")
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.label = DRY_ON if event.value else DRY_OFF
+        self.set_class(event.value, "-on")
+
+
 class RestoreDialog(ModalScreen[RestoreChoice | None]):
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+d", "toggle_dry_run", "Dry run on/off"),
+    ]
 
     def __init__(self, body: str, target: str) -> None:
         super().__init__()
@@ -32,15 +57,25 @@ class RestoreDialog(ModalScreen[RestoreChoice | None]):
             with Horizontal(classes="dialog-field"):
                 yield Label("target table ")
                 yield Input(self.target, id="target", compact=True)
-            yield Checkbox("dry run: change nothing, say what would be done", id="dry-run", compact=True)
+            yield DryRunBox(True, id="dry-run")
             yield Static("", id="target-problem", classes="error")
+            yield Static("[dim]Tab moves · Space or ^D: dry run on/off · Escape backs out[/dim]",
+                         classes="dialog-hint")
             with Horizontal(id="dialog-buttons"):
-                yield Button("Restore", id="restore", variant="primary", compact=True)
+                yield Button("Dry run", id="restore", variant="primary", compact=True)
                 yield Button("Back", id="back", compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#target-problem").display = False  # a line only when there is a problem
         self.query_one("#target", Input).cursor_blink = False
         self.query_one("#restore", Button).focus()
+
+    @on(Checkbox.Changed, "#dry-run")
+    def dry_run_changed(self, event: Checkbox.Changed) -> None:
+        self.query_one("#restore", Button).label = "Dry run" if event.value else "Restore"
+
+    def action_toggle_dry_run(self) -> None:
+        self.query_one("#dry-run", Checkbox).toggle()
 
     def on_input_submitted(self) -> None:
         self.answer()
@@ -54,6 +89,7 @@ class RestoreDialog(ModalScreen[RestoreChoice | None]):
     def answer(self) -> None:
         target = self.query_one("#target", Input).value.strip()
         if not target or target.count(".") > 1:
+            self.query_one("#target-problem", Static).display = True
             self.query_one("#target-problem", Static).update(
                 f"target table {escape(target)!r} is not a table name; give NAME or SCHEMA.NAME")
             return

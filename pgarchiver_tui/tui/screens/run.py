@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, RichLog, Static
+from textual.widgets import Header, RichLog, Static
 from textual.worker import Worker, WorkerState
 
 from pgarchiver_tui.commands.archive.prepare import Prepared
@@ -29,13 +29,23 @@ from pgarchiver_tui.core.model import Job
 from pgarchiver_tui.render.live_state import LiveState
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import human_bytes, rate_text
+from pgarchiver_tui.tui.progress import Expected
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
+from pgarchiver_tui.tui.widgets.key_footer import KeyFooter
 from pgarchiver_tui.tui.widgets.overall_bar import OverallBar
 from pgarchiver_tui.tui.widgets.results_table import ResultsTable
 from pgarchiver_tui.tui.widgets.run_summary import RunSummary
 from pgarchiver_tui.tui.widgets.worker_bar import WorkerBar
+from pgarchiver_tui.tui.wording import for_screen
 
 REDRAW_SECONDS = 0.25  # progress is drawn four times a second, however fast events come
+FINISHED = {Outcome.SKIPPED: "skipped", Outcome.CANCELLED: "cancelled"}  # any other outcome: done
+
+
+def expected_of(jobs: list[Job]) -> list[Expected]:
+    """What each object is expected to move: its rows (the planner's estimate) and its size on disk."""
+    return [Expected(job.key, job.estimated_rows, sum(part.source.size_bytes for part in job.slices))
+            for job in jobs]
 
 
 class Cancellable(Protocol):
@@ -50,6 +60,7 @@ class WatchScreen(Screen[None]):
         Binding("x", "cancel", "Cancel run"),
         Binding("r", "retry", "Retry failed"),
         Binding("escape", "back", "Back"),
+        Binding("f3", "app.cache", "Cache", show=False),
     ]
     doing = "Running"  # the title while it runs
     failure_hint = "a rerun does what failed and skips what is done"
@@ -78,27 +89,27 @@ class WatchScreen(Screen[None]):
         yield RunSummary(id="summary")
         yield ResultsTable()
         yield RichLog(id="log", max_lines=2000, wrap=True, markup=True, min_width=20)
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.set_interval(REDRAW_SECONDS, self.flush)
 
     # -- running -----------------------------------------------------------------------------------------
-    def begin(self, objects: int) -> None:
-        """Ready the widgets for a run of `objects`."""
-        self.total_jobs = objects
+    def begin(self, expected: list[Expected]) -> None:
+        """Ready the widgets for a run of these objects."""
+        objects = self.total_jobs = len(expected)
         self.done = self.done_rows = self.done_bytes = 0
         self.live.clear()
         self.running = True
         self.query_one(RunSummary).hide()
         self.query_one("#workers").display = True
-        self.query_one(OverallBar).begin(objects)
+        self.query_one(OverallBar).begin(expected)
         what = "Dry run of" if self.dry_run else self.doing
         self.query_one("#run-title", Static).update(
             f"[b]{what} {objects} object(s)[/b] → {escape(self.destination)}")
         self.refresh_bindings()
 
-    @work(thread=True, group="run", exit_on_error=False)
+    @work(thread=True, group="run", exit_on_error=False, description="the run")
     def execute(self, run: Callable[[], object]) -> object:
         return run()
 
@@ -140,8 +151,17 @@ class WatchScreen(Screen[None]):
 
     def progressed(self, bars: dict[int, WorkerBar], event: JobProgress) -> None:
         self.live[event.worker] = event
+        self.query_one(OverallBar).progress.progressed(event.job.key, event.rows, self.progress_size(event))
         if event.worker in bars:
             bars[event.worker].progressed(event)
+
+    def progress_size(self, event: JobProgress) -> int:
+        """The bytes of an object done so far, in the sense of its expected size (`begin`)."""
+        return event.bytes_in
+
+    def progress_size_of(self, result: JobResult) -> int:
+        """The bytes of a finished object, in the same sense."""
+        return result.bytes_in
 
     def handle(self, bars: dict[int, WorkerBar], event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -160,7 +180,8 @@ class WatchScreen(Screen[None]):
             self.run_finished(event)
 
     def result(self, bars: dict[int, WorkerBar], result: JobResult) -> None:
-        self.object_done(bars, result.key, result.rows, result.bytes_in)
+        self.object_done(bars, result.key, result.rows, self.progress_size_of(result),
+                         FINISHED.get(result.outcome, "done"))
         self.query_one(ResultsTable).add_result(result)
         if result.outcome.done:
             self.log_line(f"{result.outcome.value} {escape(result.key)}: {result.rows:,} rows, "
@@ -176,12 +197,18 @@ class WatchScreen(Screen[None]):
         self.report = report
         self.query_one(RunSummary).show(report, self.failure_hint)
         head = "Interrupted" if report.cancelled else "Dry run finished" if self.dry_run else "Finished"
-        self.done = len(report.results)
+        overall = self.query_one(OverallBar)
+        for result in report.results:  # objects never started end as cancelled without an event of their own
+            if overall.progress.items.get(result.key) and result.outcome is Outcome.CANCELLED:
+                overall.progress.finished(result.key, "cancelled")
         self.ended(head, report.seconds, report.rows, report.bytes_in)
 
-    def object_done(self, bars: dict[int, WorkerBar], key: str, rows: int, size: int) -> None:
-        """Count one finished object and free the bar of the worker that had it."""
-        self.done += 1
+    def object_done(self, bars: dict[int, WorkerBar], key: str, rows: int, size: int, how: str = "done") -> None:
+        """Count one finished object and free the bar of the worker that had it.
+
+        `how`: done (archived, failed, dry run: nothing more to do for it), skipped or cancelled."""
+        self.query_one(OverallBar).progress.finished(key, how)
+        self.done += how != "cancelled"
         self.done_rows += rows
         self.done_bytes += size
         for worker, progress in list(self.live.items()):
@@ -196,14 +223,17 @@ class WatchScreen(Screen[None]):
         self.running = False
         self.live.clear()
         self.query_one("#workers").display = False
-        self.query_one(OverallBar).show(self.done, self.total_jobs, rows, size, seconds)
+        overall = self.query_one(OverallBar)
+        self.done = overall.progress.count("done", "skipped")
+        overall.end(head.lower())
+        overall.show(self.done, self.total_jobs, rows, size, seconds)
         self.query_one("#run-title", Static).update(
-            f"[b]{head}[/b]: {self.done} object(s) → {escape(self.destination)}")
+            f"[b]{head}[/b]: {self.done} of {self.total_jobs} object(s) → {escape(self.destination)}")
         self.log_line(f"[b]{head.lower()}[/b] in {seconds:.1f}s")
         self.refresh_bindings()
 
     def log_line(self, text: str) -> None:
-        self.query_one(RichLog).write(text)
+        self.query_one(RichLog).write(for_screen(text))  # the engine's reasons name flags; here, fields
 
     # -- keys --------------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -270,7 +300,7 @@ class RunScreen(WatchScreen):
     def begin(self, jobs: list[Job]) -> None:  # type: ignore[override]
         self.jobs = jobs
         self.report = None
-        super().begin(len(jobs))
+        super().begin(expected_of(jobs))
 
     def run_finished(self, report: RunReport) -> None:
         self.app.last_finished = report  # type: ignore[attr-defined]

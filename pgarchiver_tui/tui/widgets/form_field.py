@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
+from pgarchiver_tui.tui.wording import for_screen
+
 Check = Callable[[str], None]  # raises ValueError (or an ArchiverError) with the message to show
 
 
@@ -38,7 +40,7 @@ class FormField(Vertical):
         with Horizontal():
             yield Label(self.label)
             yield self.control
-        yield Static("", classes="field-error")
+        yield Static("", classes="field-error", markup=False)
 
     @property
     def value(self) -> str:
@@ -60,11 +62,12 @@ class FormField(Vertical):
             try:
                 self.check(self.value)
             except Exception as exc:  # noqa: BLE001 - every check's complaint is shown, never raised
-                problem = str(exc) or type(exc).__name__
+                problem = for_screen(str(exc)) or type(exc).__name__
         self.set_problem(problem)
         return problem
 
     def set_problem(self, problem: str) -> None:
+        problem = for_screen(problem)
         self.set_class(bool(problem), "-invalid")
         self.query_one(".field-error", Static).update(problem)
 

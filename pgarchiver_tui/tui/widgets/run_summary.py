@@ -6,11 +6,15 @@ from textual.widgets import Static
 
 from pgarchiver_tui.core.events import RunReport
 from pgarchiver_tui.tui.formatting import human_bytes, literal, rate_text
+from pgarchiver_tui.tui.wording import for_screen
 
 
 class RunSummary(Static):
     DEFAULT_CSS = """
-    RunSummary { height: auto; max-height: 8; border: round $primary; padding: 0 1; display: none; }
+    RunSummary {
+        height: auto; border: round $primary; padding: 0 1; display: none;
+        text-wrap: nowrap; text-overflow: ellipsis;  /* one line per fact; the results and log have the rest */
+    }
     RunSummary.-failed { border: round $error; }
     RunSummary.-shown { display: block; }
     """
@@ -41,7 +45,7 @@ class RunSummary(Static):
         """Any kind of run's end, in markup lines; framed in red when something failed."""
         self.set_class(failed, "-failed")
         self.add_class("-shown")
-        self.update("\n".join(lines))
+        self.update(for_screen("\n".join(lines)))
 
     def hide(self) -> None:
         self.remove_class("-shown")

@@ -1,4 +1,8 @@
-"""One engine worker: what it archives, at which stage, how far, how fast."""
+"""One engine worker: what it archives, at which stage, how far, how fast — in one line of 80 columns.
+
+Counts are short (`1.2M rows`, `108.3 MB`) so that the line fits beside the bar; whatever still does not fit
+ends in an ellipsis rather than being cut mid-number.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
 from pgarchiver_tui.core.events import JobProgress, JobStarted
-from pgarchiver_tui.tui.formatting import human_bytes, rate_text
+from pgarchiver_tui.tui.formatting import human_bytes, rate_text, short_count
 
 IDLE_TOTAL = 100  # an idle worker shows an empty bar, not an animated one
 
@@ -18,10 +22,10 @@ IDLE_TOTAL = 100  # an idle worker shows an empty bar, not an animated one
 class WorkerBar(Horizontal):
     DEFAULT_CSS = """
     WorkerBar { height: 1; }
-    WorkerBar .worker-name { width: 22; }
+    WorkerBar .worker-name { width: 22; text-wrap: nowrap; text-overflow: ellipsis; }
     WorkerBar ProgressBar { width: 11; }
     WorkerBar ProgressBar Bar { width: 10; }
-    WorkerBar .worker-stats { width: 1fr; }
+    WorkerBar .worker-stats { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, worker: int, clock: Callable[[], float]) -> None:
@@ -50,8 +54,9 @@ class WorkerBar(Horizontal):
             bar.update(total=event.rows)  # statistics underestimated the partition
         bar.update(progress=event.rows)
         total = int(bar.total or 0)
+        share = f"{event.rows * 100 // total:>3}%" if total else "   "
         self.query_one(".worker-stats", Label).update(
-            f"{self.stage:<9} {event.rows:,}/{total:,} rows {human_bytes(event.bytes_in)} "
+            f"{self.stage:<9} {share} {short_count(event.rows)} rows {human_bytes(event.bytes_in)} "
             f"{rate_text(event.bytes_in, event.seconds)}")
 
     def idle(self) -> None:
