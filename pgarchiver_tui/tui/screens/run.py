@@ -28,6 +28,7 @@ from pgarchiver_tui.core.events import (
     RunStarted,
 )
 from pgarchiver_tui.core.model import Job
+from pgarchiver_tui.tui import keys
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import human_bytes, rate_text
 from pgarchiver_tui.tui.progress import Expected
@@ -57,12 +58,12 @@ class WatchScreen(Screen[None]):
     """What every run shows alike (archive or restore): a bar per worker, the overall bar, results, the log,
     the summary, cancelling. A subclass starts its run and draws its own results and end."""
 
-    BINDINGS = [
+    BINDINGS = keys.ahead([
         Binding("x", "cancel", "Cancel run"),
         Binding("r", "retry", "Retry failed"),
         Binding("escape", "back", "Back"),
         Binding("f3", "app.cache", "Cache", show=False),
-    ]
+    ])
     doing = "Running"  # the title while it runs
 
     def __init__(self, objects: int, workers: int, destination: str, dry_run: bool,
