@@ -121,10 +121,10 @@ class ConnectionScreen(Screen[None]):
         Binding("ctrl+n", "next", "Partitions"),
         Binding("ctrl+s", "save_profile", "Save"),
         Binding("ctrl+l", "load_profile", "Load"),
-        *keys.TEXT_SCREEN,
-        Binding("f3", "app.cache", "Cache"),
         # these move the focus: taken first, so that the characters after them go where they were aimed
         *keys.ahead([
+            *keys.TEXT_SCREEN,
+            Binding("f3", "app.cache", "Cache"),
             Binding("tab", "move(1)", "Next field", key_display="tab"),
             Binding("shift+tab", "move(-1)", "Previous field", show=False),
             Binding("escape", "leave_field", "Leave the field (then 1 2 3 pick a tab)", show=False),
