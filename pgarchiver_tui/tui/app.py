@@ -18,6 +18,7 @@ from pathlib import Path
 
 import platformdirs
 from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from pgarchiver_tui.commands.archive.prepare import Prepared, prepare
@@ -33,6 +34,7 @@ from pgarchiver_tui.tui.screens.connection import ConnectionScreen
 from pgarchiver_tui.tui.screens.help import HelpScreen, screen_commands
 from pgarchiver_tui.tui.screens.partitions import Loader, PartitionsScreen
 from pgarchiver_tui.tui.screens.run import RunScreen, WatchScreen
+from pgarchiver_tui.tui.wording import for_screen
 
 CACHE_REFRESH_SECONDS = 2.0
 GRACE_SECONDS = 15.0  # after a termination signal, how long a run may take to stop cleanly
@@ -76,6 +78,7 @@ class ArchiverApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "pgarchiver-tui"
     BINDINGS = keys.APP
+    TEXT_ACTIONS = keys.text_actions(keys.APP)
 
     def __init__(self, settings: Settings, *, loader: Loader = prepare,
                  clock: Callable[[], float] = time.monotonic,
@@ -102,6 +105,9 @@ class ArchiverApp(App[int]):
         except ArchiverError:
             self.sub_title = "no database"
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not keys.gives_way(self, action, self.TEXT_ACTIONS)  # `q` and `?` are letters in a field
+
     def on_mount(self) -> None:
         self.listen_for_signals()
         self.push_screen(ConnectionScreen(self.settings))
@@ -126,6 +132,12 @@ class ArchiverApp(App[int]):
     def open_run(self, prepared: Prepared, jobs: list[Job], dry_run: bool) -> None:
         self.push_screen(RunScreen(prepared, jobs, dry_run))
 
+    def action_help_key(self) -> None:
+        self.action_help()
+
+    async def action_quit_key(self) -> None:
+        await self.action_quit()
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
@@ -148,6 +160,11 @@ class ArchiverApp(App[int]):
         for command in screen_commands(screen):
             yield SystemCommand(command.description, f"key: {command.key}",
                                 partial(self.run_action, command.action, command.node))
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification in this interface's words: the engine's messages name command-line flags."""
+        super().notify(for_screen(message), title=title, severity=severity, timeout=timeout, markup=markup)
+
     # -- leaving -----------------------------------------------------------------------------------------
     def running_screen(self) -> WatchScreen | None:
         return next((s for s in self.screen_stack if isinstance(s, WatchScreen) and s.running), None)

@@ -23,7 +23,7 @@ async def test_fields_are_checked_once_typing_pauses(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         screen = app.screen
-        await pilot.click("#tabs Tab#--content-tab-tab-job")
+        await pilot.click("#tab-bar Tab#tab-job")
         field = screen.query_one("#field-start_date", FormField)
         field.control.focus()
         await pilot.press(*"2024-13-01")
@@ -59,19 +59,44 @@ async def test_tab_goes_field_by_field_across_the_tabs_and_escape_reaches_them(t
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         screen = app.screen
-        tabs = screen.query_one("#tabs")
+        assert isinstance(screen, ConnectionScreen)
         assert app.focused is screen.query_one("#input-dsn")  # type straight away
         await pilot.press(*["tab"] * 7)  # the database tab's seven fields
-        assert tabs.active == "tab-destination" and app.focused is screen.query_one("#input-dest")  # its first
+        assert screen.shown_tab == "destination" and app.focused is screen.query_one("#input-dest")  # its first
         await pilot.press("shift+tab")
-        assert tabs.active == "tab-database" and app.focused is screen.query_one("#input-db_sslmode")
-        await pilot.press("escape", "3")  # out of the text, then a tab by its number
-        assert tabs.active == "tab-job" and app.focused is screen.query_one("#input-table")
+        assert screen.shown_tab == "database" and app.focused is screen.query_one("#input-db_sslmode")
+        await pilot.press("escape")  # out of the text: the tab bar
+        await pilot.press("3")  # a tab by its number
+        assert screen.shown_tab == "job" and app.focused is screen.query_one("#input-table")
         await pilot.press(*"q1")  # in a field, q and digits are text
         assert screen.query_one("#input-table", Input).value == "q1" and app.return_code is None
-        await pilot.press("escape", "q")  # out of the text, q quits
+        await pilot.press("ctrl+pageup")
+        assert screen.shown_tab == "destination" and app.focused is screen.query_one("#input-dest")
+        await pilot.click("#tab-bar Tab#tab-database")
+        assert screen.shown_tab == "database"
+        await pilot.press("escape")
+        await pilot.press("q")  # out of the text, q quits
         await wait_until(pilot, lambda: app.return_code is not None)
     assert app.return_code == 0
+
+
+async def test_keys_typed_across_the_tabs_faster_than_the_app_draws_land_where_they_were_aimed(
+        tmp_path: Path) -> None:
+    """Every key posted at once, none awaited: the tab switches and focus moves happen in key order."""
+    from textual import events
+
+    app = make_app(Settings(local_dir=str(tmp_path)), start_screen="connection")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        keys = ["ctrl+pagedown", "ctrl+pagedown", "tab", "tab", *"2024-01-15", "tab", *"2024-01-31",
+                "ctrl+pageup", *"/srv/x"]
+        for key in keys:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await wait_until(pilot, lambda: screen.query_one("#input-dest", Input).value.endswith("/srv/x"))
+        assert screen.query_one("#input-start_date", Input).value == "2024-01-15"
+        assert screen.query_one("#input-end_date", Input).value == "2024-01-31"
+        assert screen.shown_tab == "destination"
 
 
 async def test_nothing_typed_at_paste_speed_is_lost(tmp_path: Path) -> None:
@@ -94,6 +119,22 @@ async def test_nothing_typed_at_paste_speed_is_lost(tmp_path: Path) -> None:
         await pilot.pause()
         app.post_message(events.Paste("2024-01-15"))
         await wait_until(pilot, lambda: box.value == "2024-01-15")
+
+
+async def test_editing_keys_typed_ahead_edit_in_order(tmp_path: Path) -> None:
+    """Backspace, Ctrl+U, Home typed in one burst with the characters around them: each edit lands where
+    it was typed (Input's editing keys used to run after the characters behind them)."""
+    from textual import events
+
+    app = make_app(Settings(local_dir=str(tmp_path)), start_screen="connection")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        box = app.screen.query_one("#input-dsn", Input)
+        burst = [*"postgresx", "backspace", *"ql://db", "ctrl+u", *"postgresql://h/x", "home", *"  "]
+        for key in burst:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await wait_until(pilot, lambda: box.value.endswith("h/x"))
+        assert box.value == "  postgresql://h/x"
 
 
 async def test_next_refuses_an_incomplete_form_and_goes_on_when_complete(tui_settings: Settings) -> None:
@@ -170,7 +211,7 @@ async def test_the_destination_url_is_checked_as_it_is_typed(tmp_path: Path) -> 
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         screen = app.screen
-        await pilot.click("#tabs Tab#--content-tab-tab-destination")
+        await pilot.click("#tab-bar Tab#tab-destination")
         field = screen.query_one("#field-dest", FormField)
         assert field.value == str(tmp_path)
         field.control.value = "ftp://host/dir"  # checked once typing pauses (CHECK_DELAY)

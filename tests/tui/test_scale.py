@@ -50,3 +50,24 @@ async def test_ten_thousand_partitions(tmp_path: Path) -> None:
         await pilot.press("slash", *"1999", "enter")
         assert len(screen.shown) == 365 and screen.table.row_count == 365  # 1999's days, in names and keys
         assert f"{DAYS - 1:,} of {DAYS:,} selected" in str(screen.query_one("#totals").render())
+
+
+async def test_keys_typed_ahead_go_where_they_were_aimed(tmp_path: Path) -> None:
+    """All posted at once, none awaited (a paste, a burst over SSH): `/` then the filter's text, Enter, the
+    marks after it; `r` then `n` answers the question `r` asked."""
+    from textual import events
+
+    from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
+
+    app = make_app(fixed_settings(tmp_path / "cache"), loader=many_prepared, clock=FixedClock())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, PartitionsScreen) and app.screen.prepared)
+        screen = app.screen
+        for key, character in [("slash", "/"), *zip("1999", "1999", strict=True), ("enter", "\r"), ("a", "a"),
+                               ("j", "j"), ("space", " "), ("r", "r")]:
+            app.post_message(events.Key(key, character))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert screen.filter_text == "1999" and len(screen.shown) == 365
+        assert len(screen.selected) == 364  # all 365 shown marked, then the second one unmarked
+        app.post_message(events.Key("n", "n"))
+        await wait_until(pilot, lambda: app.screen is screen)

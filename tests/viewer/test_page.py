@@ -78,19 +78,19 @@ def test_filters_sorting_and_the_detail_live_in_the_url(viewer: ViewerProcess, p
     expect(detail).to_be_visible()
     expect(detail.locator("dd code.hash").first).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
     expect(detail).to_contain_text("public.events_20240103")
-    assert "record=" in page.url
+    expect(page).to_have_url(re.compile(r"record="), timeout=TIMEOUT)
     page.reload()
     expect(page.locator("#detail")).to_be_visible(timeout=TIMEOUT)
     page.keyboard.press("Escape")
     expect(page.locator("#detail")).to_be_hidden()
-    assert "record=" not in page.url
+    expect(page).not_to_have_url(re.compile(r"record="), timeout=TIMEOUT)  # the URL follows the page
 
     page.fill("#q", "")
     expect(records(page)).to_have_count(5, timeout=TIMEOUT)
     page.locator("th[data-sort=period_start] button").click()
     expect(page.locator("th[data-sort=period_start]")).to_have_attribute("aria-sort", "ascending")
     expect(records(page).first.locator("td[data-label=Period]")).to_have_text("2024-01-01")
-    assert "order=asc" in page.url
+    expect(page).to_have_url(re.compile(r"order=asc"), timeout=TIMEOUT)
     assert page.console_errors == []
 
 

@@ -19,7 +19,6 @@ from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Header, Input, Static
 from textual.worker import Worker, WorkerState
@@ -39,6 +38,8 @@ from pgarchiver_tui.tui.formatting import age_text, human_bytes, ratio_text, row
 from pgarchiver_tui.tui.screens.record_detail import RecordDetailScreen
 from pgarchiver_tui.tui.screens.restore import RestoreScreen
 from pgarchiver_tui.tui.screens.restore_dialog import RestoreChoice, RestoreDialog
+from pgarchiver_tui.tui.screens.table_screen import TableScreen
+from pgarchiver_tui.tui.widgets.filter_box import FilterBox
 from pgarchiver_tui.tui.widgets.key_footer import KeyFooter
 from pgarchiver_tui.tui.widgets.row_table import Cell, Column, RowTable
 from pgarchiver_tui.tui.widgets.verify_panel import VerifyPanel, notify_verified
@@ -170,17 +171,19 @@ def read_records(cache: Cache, previous: dict[str, Row], view: View) -> Reading 
     return Reading(rows, changed, members_changed, view, order(rows, view), count_failed(rows))
 
 
-class CacheScreen(Screen[None]):
+class CacheScreen(TableScreen):
     TITLE = "Cache"
-    BINDINGS = [
+    BINDINGS = keys.ahead([
         keys.TABLE[0],  # mark
         Binding("v", "verify", "Verify"),
         Binding("R", "restore", "Restore"),
         keys.TABLE[1],  # filter
         Binding("f", "status_filter", "Status"),
+        Binding("enter", "enter", "Open", key_display="⏎"),
         *keys.TABLE[2:],
         Binding("f5", "reload", "Read the cache again", show=False),
-    ]
+    ])
+    TEXT_ACTIONS = keys.text_actions(BINDINGS)
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
@@ -206,18 +209,13 @@ class CacheScreen(Screen[None]):
         yield Static("", id="cache-title")
         yield RowTable((MARK, *(c.column for c in COLUMNS)), self.cells, id="records")
         yield VerifyPanel(self.settings)
-        yield Input(placeholder="filter: part of a key, partition, status or error; Escape clears", id="filter",
-                    compact=True)
+        yield FilterBox(self.filter_kept, self.close_filter,
+                        "filter: part of a key, partition, status or error; Enter keeps, Escape clears")
         yield Static("", id="cache-totals")
         yield KeyFooter()
 
-    @property
-    def table(self) -> RowTable:
-        return self.query_one(RowTable)
-
     def on_mount(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display, box.cursor_blink = False, False
+        self.query_one(FilterBox).display = False
         self.table.set_sort(self.sort_column, self.sort_reverse)
         if not names_destination(self.settings):
             self.query_one("#cache-title", Static).update("[yellow]No destination set: fill it in on the "
@@ -344,35 +342,40 @@ class CacheScreen(Screen[None]):
         self.sort_column = event.column
         self.rebuild()
 
+    def action_enter(self) -> None:
+        self.action_detail()
+
     def action_detail(self) -> None:
         record = self.current_record()
         if record is not None:
             self.app.push_screen(RecordDetailScreen(record, self.app.wall()))  # type: ignore[attr-defined]
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.query_one(FilterBox)
         box.display = True
-        box.focus()
+        self.set_focus(box)  # now: the keys typed right after `/` are the filter's
 
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:
-        """Filtered once typing pauses: with 100,000 records, not on every key."""
-        self.filter_text = event.value.strip()
+        """Filtered once typing pauses: with 100,000 rows, not on every key."""
         if self.filter_timer is not None:
             self.filter_timer.stop()
         self.filter_timer = self.set_timer(FILTER_DELAY, self.filter_now)
 
     def filter_now(self) -> None:
+        """Show what the filter box holds now (read from the box: its Changed message may still be on its
+        way when Enter comes right behind the typing)."""
         if self.filter_timer is not None:
             self.filter_timer.stop()
             self.filter_timer = None
-        self.rebuild()
+        text = self.query_one(FilterBox).value.strip()
+        if text != self.filter_text:
+            self.filter_text = text
+            self.rebuild()
 
-    @on(Input.Submitted, "#filter")
     def filter_kept(self) -> None:
-        if self.filter_timer is not None:
-            self.filter_now()
-        self.table.focus()
+        self.filter_now()
+        self.set_focus(self.table)
 
     def action_status_filter(self) -> None:
         self.status_filter = STATUS_FILTERS[(STATUS_FILTERS.index(self.status_filter) + 1) % len(STATUS_FILTERS)]
@@ -396,14 +399,16 @@ class CacheScreen(Screen[None]):
         if panel.running:
             panel.cancel()
             return
-        box = self.query_one("#filter", Input)
-        if box.display:
-            box.value, self.filter_text = "", ""
-            box.display = False
-            self.filter_now()
-            self.table.focus()
+        if self.query_one(FilterBox).display:
+            self.close_filter()
             return
         self.app.pop_screen()
+
+    def close_filter(self) -> None:
+        box = self.query_one(FilterBox)
+        box.display, box.value = False, ""
+        self.filter_now()  # every record again, unless no filter was shown
+        self.set_focus(self.table)
 
     # -- marking -----------------------------------------------------------------------------------------
     def action_toggle_mark(self) -> None:

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Button, Header, Input, Select, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import Button, ContentSwitcher, Header, Input, Select, Static, Tab, Tabs
 
 from pgarchiver_tui.commands.preflight import check_database, check_destination
 from pgarchiver_tui.core import schema
@@ -27,6 +27,7 @@ from pgarchiver_tui.tui import keys
 from pgarchiver_tui.tui.screens.profile_dialog import LoadProfileScreen, SaveProfileScreen
 from pgarchiver_tui.tui.widgets.form_field import Check, FormField, field_control
 from pgarchiver_tui.tui.widgets.key_footer import KeyFooter
+from pgarchiver_tui.tui.widgets.ordered_input import OrderedInput
 from pgarchiver_tui.tui.wording import for_screen
 
 SSLMODES = schema.SSLMODES
@@ -97,8 +98,8 @@ def make_field(spec: Spec, value: Any) -> FormField:
         control = Select([(c, c) for c in spec.choices], value=text if text else Select.NULL,
                          allow_blank=spec.blank, compact=True, id=f"input-{spec.name}")
     else:
-        control = Input(text, placeholder=spec.placeholder, password=spec.password, compact=True,
-                        id=f"input-{spec.name}")
+        control = OrderedInput(text, placeholder=spec.placeholder, password=spec.password, compact=True,
+                               id=f"input-{spec.name}")
     return FormField(spec.name, spec.label, control, spec.check or _by_schema(spec.name))
 
 
@@ -108,22 +109,28 @@ class ConnectionScreen(Screen[None]):
 
     TITLE = "Connection"
     BINDINGS = [
+        # these read the form: they come through the field, behind the characters typed before them
         Binding("ctrl+t", "test", "Test"),
         Binding("ctrl+n", "next", "Partitions"),
         Binding("ctrl+s", "save_profile", "Save"),
         Binding("ctrl+l", "load_profile", "Load"),
-        *keys.TEXT_SCREEN,
-        Binding("f3", "app.cache", "Cache"),
-        Binding("tab", "move(1)", "Next field", key_display="tab", priority=True),
-        Binding("shift+tab", "move(-1)", "Previous field", show=False, priority=True),
-        Binding("escape", "leave_field", "Leave the field (then 1 2 3 pick a tab)", show=False),
-        Binding("1", "show_tab('database')", "Database tab", show=False),
-        Binding("2", "show_tab('destination')", "Destination tab", show=False),
-        Binding("3", "show_tab('job')", "Job tab", show=False),
-        Binding("ctrl+pagedown", "next_tab(1)", "Next tab", show=False),
-        Binding("ctrl+pageup", "next_tab(-1)", "Previous tab", show=False),
-        Binding("down,enter", "enter_tab", "Into the tab's fields", show=False),
+        # these move the focus: taken first, so that the characters after them go where they were aimed
+        *keys.ahead([
+            *keys.TEXT_SCREEN,
+            Binding("f3", "app.cache", "Cache"),
+            Binding("tab", "move(1)", "Next field", key_display="tab"),
+            Binding("shift+tab", "move(-1)", "Previous field", show=False),
+            Binding("escape", "leave_field", "Leave the field (then 1 2 3 pick a tab)", show=False),
+            Binding("1", "show_tab('database')", "Database tab", show=False),
+            Binding("2", "show_tab('destination')", "Destination tab", show=False),
+            Binding("3", "show_tab('job')", "Job tab", show=False),
+            Binding("ctrl+pagedown", "next_tab(1)", "Next tab", show=False),
+            Binding("ctrl+pageup", "next_tab(-1)", "Previous tab", show=False),
+            Binding("enter", "enter", "Next field, or into the tab", show=False),
+            Binding("down", "enter_tab", "Into the tab's fields", show=False),
+        ]),
     ]
+    TEXT_ACTIONS = keys.text_actions(BINDINGS)
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
@@ -133,9 +140,14 @@ class ConnectionScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with TabbedContent(id="tabs"):
-            for n, (tab, title) in enumerate(TABS, 1):
-                with TabPane(f"{n} {title}", id=f"tab-{tab}"), VerticalScroll(can_focus=False):
+        # Tabs and a ContentSwitcher, not a TabbedContent: a TabbedContent brings forward the pane of a
+        # widget that was focused by a message that comes later; typing fast across the tabs, a stale one
+        # hid the field being typed into and the keys after it were lost. Here only this screen says which
+        # pane shows, in the same step as it moves the focus.
+        yield Tabs(*(Tab(f"{n} {title}", id=f"tab-{tab}") for n, (tab, title) in enumerate(TABS, 1)), id="tab-bar")
+        with ContentSwitcher(initial=f"pane-{TABS[0][0]}", id="tabs"):
+            for tab, _ in TABS:
+                with VerticalScroll(id=f"pane-{tab}", can_focus=False):
                     for spec in SPECS:
                         if spec.tab == tab:
                             yield make_field(spec, getattr(self.settings, spec.name))
@@ -149,9 +161,13 @@ class ConnectionScreen(Screen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.controls()[0].focus()  # type straight away
+        self.set_focus(self.controls()[0])  # type straight away
 
     # -- moving around: Tab goes through every field of every tab, then the buttons ------------------------
+    @property
+    def shown_tab(self) -> str:
+        return (self.query_one(ContentSwitcher).current or f"pane-{TABS[0][0]}").removeprefix("pane-")
+
     def controls(self) -> list[Widget]:
         fields_in_order = [self.field(spec.name).control for tab, _ in TABS for spec in SPECS if spec.tab == tab]
         return [*fields_in_order, *self.query(Button)]
@@ -168,37 +184,62 @@ class ConnectionScreen(Screen[None]):
 
     def action_leave_field(self) -> None:
         """Out of the text: the tab bar takes the focus, where 1 2 3, the arrows and q work."""
-        self.query_one(TabbedContent).query_one(Tabs).focus()
+        self.set_focus(self.query_one(Tabs))
 
     def action_enter_tab(self) -> None:
-        self.action_show_tab(self.query_one(TabbedContent).active.removeprefix("tab-"))
+        self.action_show_tab(self.shown_tab)
 
     def action_next_tab(self, step: int) -> None:
         names = [tab for tab, _ in TABS]
-        current = names.index(self.query_one(TabbedContent).active.removeprefix("tab-"))
-        self.action_show_tab(names[(current + step) % len(names)])
+        self.action_show_tab(names[(names.index(self.shown_tab) + step) % len(names)])
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "enter_tab":  # down and enter keep their meaning everywhere but on the tab bar
+        if keys.gives_way(self, action, self.TEXT_ACTIONS):
+            return False  # 1 2 3 in a field are digits
+        if action == "enter_tab":  # down keeps its meaning everywhere but on the tab bar
             return isinstance(self.focused, Tabs)
+        if action == "enter":  # a button presses, a list picks: only a field and the tab bar move on
+            return isinstance(self.focused, Input | Tabs)
+        if action == "leave_field":  # an open list closes first
+            focused = self.focused
+            return not (focused and any(isinstance(n, Select) and n.expanded for n in (focused, *focused.ancestors)))
         return True
 
+    def action_enter(self) -> None:
+        if isinstance(self.focused, Tabs):
+            self.action_enter_tab()
+        else:
+            self.action_move(1)
+
+    def show_pane(self, tab: str) -> None:
+        """Show `tab`'s fields and mark its tab, at once."""
+        self.query_one(ContentSwitcher).current = f"pane-{tab}"
+        self.query_one(Tabs).active = f"tab-{tab}"
+
     def focus_control(self, control: Widget) -> None:
-        pane = next((a for a in control.ancestors if isinstance(a, TabPane)), None)
+        pane = next((a for a in control.ancestors if a.parent is self.query_one(ContentSwitcher)), None)
         if pane is not None and pane.id:
-            self.query_one(TabbedContent).active = pane.id
-        self.call_after_refresh(control.focus)
+            self.show_pane(pane.id.removeprefix("pane-"))
+        # now, not after a refresh (nor by Widget.focus, which waits for the next message): a key typed
+        # right after Tab must land in the field Tab went to
+        self.set_focus(control)
+
+    @on(Tabs.TabActivated)
+    def tab_clicked(self, event: Tabs.TabActivated) -> None:
+        """The tab bar used (a click, the arrows): its pane follows. The activations this screen makes come
+        back here later too; any but the latest is stale and changes nothing."""
+        if event.tab is None or event.tab.id != event.tabs.active:
+            return
+        tab = event.tab.id.removeprefix("tab-")
+        if tab != self.shown_tab:
+            self.query_one(ContentSwitcher).current = f"pane-{tab}"
+            if self.focused is not None and not isinstance(self.focused, Tabs):
+                self.action_show_tab(tab)  # the focused field was hidden: the new tab's first one
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = f"tab-{tab}"
+        self.show_pane(tab)
         first = next(spec for spec in SPECS if spec.tab == tab)
-        self.call_after_refresh(self.field(first.name).control.focus)
-
-    @on(Input.Submitted)
-    def submitted(self, event: Input.Submitted) -> None:
-        """Enter in a field moves on to the next one."""
-        if field_control(event.control) is not None:
-            self.action_move(1)
+        self.set_focus(self.field(first.name).control)
 
     # -- the form ------------------------------------------------------------------------------------------
     def field(self, name: str) -> FormField:

@@ -11,6 +11,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from pgarchiver_tui.tui import keys
+
 Fact = tuple[str, str | Text]  # a label, its value (Text when it carries a colour)
 
 
@@ -25,11 +27,11 @@ def facts_table(facts: list[Fact]) -> Table:
 
 
 class DetailScreen(ModalScreen[None]):
-    BINDINGS = [
+    BINDINGS = keys.ahead([
         Binding("escape,q,enter", "close", "Close"),
         Binding("j,down", "scroll(1)", "Down", show=False),
         Binding("k,up", "scroll(-1)", "Up", show=False),
-    ]
+    ])
 
     def __init__(self, title: str, facts: list[Fact]) -> None:
         super().__init__()

@@ -17,6 +17,7 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from pgarchiver_tui.tui import keys
 from pgarchiver_tui.tui.keys import action_name
 
 INTRO = (
@@ -80,13 +81,13 @@ def keys_table(screen: Screen) -> Table:
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [
+    BINDINGS = keys.ahead([
         Binding("escape,q,question_mark,f1", "close", "Close"),
         Binding("j,down", "scroll(1)", "Down", show=False),
         Binding("k,up", "scroll(-1)", "Up", show=False),
         Binding("pagedown,space", "scroll(10)", "Page down", show=False),
         Binding("pageup", "scroll(-10)", "Page up", show=False),
-    ]
+    ])
 
     def __init__(self, over: Screen) -> None:
         super().__init__()

@@ -11,7 +11,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Header, Input, Static
 from textual.worker import Worker, WorkerState
@@ -36,6 +35,8 @@ from pgarchiver_tui.tui import keys
 from pgarchiver_tui.tui.formatting import human_bytes, literal, period_text, rows_text
 from pgarchiver_tui.tui.screens.confirm import ConfirmScreen
 from pgarchiver_tui.tui.screens.detail import DetailScreen, Fact
+from pgarchiver_tui.tui.screens.table_screen import TableScreen
+from pgarchiver_tui.tui.widgets.filter_box import FilterBox
 from pgarchiver_tui.tui.widgets.key_footer import KeyFooter
 from pgarchiver_tui.tui.widgets.row_table import Cell, Column, RowTable
 from pgarchiver_tui.tui.widgets.selection_totals import Marked, SelectionTotals
@@ -136,19 +137,20 @@ class Discovered:
     entries: list[Entry]
 
 
-class PartitionsScreen(Screen[None]):
+class PartitionsScreen(TableScreen):
     TITLE = "Partitions"
-    BINDINGS = [
+    BINDINGS = keys.ahead([
         keys.TABLE[0],  # mark
         Binding("r", "archive", "Archive"),
         Binding("d", "dry_run", "Dry run"),
         Binding("v", "verify", "Verify"),
         Binding("P", "purge", "Purge from the database", key_display="P", show=False),
-        Binding("enter", "open", "Open", key_display="⏎", show=False),
+        Binding("enter", "enter", "Open", key_display="⏎"),
         *keys.TABLE[1:],
         Binding("x", "count", "Count rows exactly", show=False),
         Binding("f5", "reload", "Discover again", show=False),
-    ]
+    ])
+    TEXT_ACTIONS = keys.text_actions(BINDINGS)
 
     def __init__(self, settings: Settings, loader: Loader) -> None:
         super().__init__()
@@ -175,18 +177,13 @@ class PartitionsScreen(Screen[None]):
         yield RowTable(COLUMNS, self.cells, id="partitions")
         yield VerifyPanel(self.settings)
         yield Static("", id="detail")
-        yield Input(placeholder="filter: part of a name, key or period; Enter keeps, Escape clears",
-                    id="filter", compact=True)
+        yield FilterBox(self.filter_kept, self.close_filter,
+                        "filter: part of a name, key or period; Enter keeps, Escape clears")
         yield SelectionTotals(id="totals")
         yield KeyFooter()
 
-    @property
-    def table(self) -> RowTable:
-        return self.query_one(RowTable)
-
     def on_mount(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display, box.cursor_blink = False, False
+        self.query_one(FilterBox).display = False
         self.table.set_sort(self.sort_column, self.sort_reverse)
         self.load()
 
@@ -402,6 +399,9 @@ class PartitionsScreen(Screen[None]):
             self.sort_column = event.column
             self.resort()
 
+    def action_enter(self) -> None:
+        self.action_open()
+
     def action_open(self) -> None:
         entry = self.current_entry()
         if entry is not None:
@@ -464,32 +464,31 @@ class PartitionsScreen(Screen[None]):
 
     # -- filtering and sorting ---------------------------------------------------------------------------
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.query_one(FilterBox)
         box.display = True
-        box.focus()
+        self.set_focus(box)  # now: the keys typed right after `/` are the filter's
 
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:
-        """Filtered once typing pauses: with thousands of rows, not on every key."""
-        text = event.value.strip()
-        if text == self.filter_text and self.filter_timer is None:
-            return  # already shown (the box was just cleared)
-        self.filter_text = text
+        """Filtered once typing pauses: with 100,000 rows, not on every key."""
         if self.filter_timer is not None:
             self.filter_timer.stop()
         self.filter_timer = self.set_timer(FILTER_DELAY, self.filter_now)
 
-    @on(Input.Submitted, "#filter")
-    def filter_kept(self) -> None:
-        if self.filter_timer is not None:
-            self.filter_now()
-        self.table.focus()
-
     def filter_now(self) -> None:
+        """Show what the filter box holds now (read from the box: its Changed message may still be on its
+        way when Enter comes right behind the typing)."""
         if self.filter_timer is not None:
             self.filter_timer.stop()
             self.filter_timer = None
-        self.rebuild()
+        text = self.query_one(FilterBox).value.strip()
+        if text != self.filter_text:
+            self.filter_text = text
+            self.rebuild()
+
+    def filter_kept(self) -> None:
+        self.filter_now()
+        self.set_focus(self.table)
 
     def action_sort(self) -> None:
         self.sort_column = SORTABLE[(SORTABLE.index(self.sort_column) + 1) % len(SORTABLE)]
@@ -500,14 +499,15 @@ class PartitionsScreen(Screen[None]):
         self.sort_reverse = not self.sort_reverse
         self.resort()
 
+    def close_filter(self) -> None:
+        box = self.query_one(FilterBox)
+        box.display, box.value = False, ""
+        self.filter_now()  # everything again, unless no filter was shown
+        self.set_focus(self.table)
+
     def action_back(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.display:
-            box.display = False
-            if self.filter_text:
-                self.filter_text, box.value = "", ""
-                self.filter_now()
-            self.table.focus()
+        if self.query_one(FilterBox).display:
+            self.close_filter()
             return
         panel = self.query_one(VerifyPanel)
         if panel.running:

@@ -11,6 +11,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, OptionList, Static
 
+from pgarchiver_tui.tui import keys
+from pgarchiver_tui.tui.widgets.ordered_input import OrderedInput
+
 
 def profile_names(path: Path) -> list[str]:
     try:
@@ -22,7 +25,7 @@ def profile_names(path: Path) -> list[str]:
 class SaveProfileScreen(ModalScreen[tuple[str, bool] | None]):
     """Answers (name, include_secrets), or None when backed out."""
 
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = keys.ahead([Binding("escape", "back", "Back")])
 
     def __init__(self, path: Path, name: str = "") -> None:
         super().__init__()
@@ -31,8 +34,8 @@ class SaveProfileScreen(ModalScreen[tuple[str, bool] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(f"[b]Save profile[/b] to {self.path}", id="dialog-title")
-            yield Input(self.name_text, placeholder="profile name, e.g. prod-events", id="profile-name",
-                        compact=True)
+            yield OrderedInput(self.name_text, placeholder="profile name, e.g. prod-events", id="profile-name",
+                               compact=True)
             yield Checkbox("also save passwords and keys (file mode 0600)", id="with-secrets", compact=True)
             yield Static("", id="profile-error", classes="error")
             with Horizontal(id="dialog-buttons"):
@@ -63,7 +66,7 @@ class SaveProfileScreen(ModalScreen[tuple[str, bool] | None]):
 
 
 class LoadProfileScreen(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = keys.ahead([Binding("escape", "back", "Back")])
 
     def __init__(self, path: Path) -> None:
         super().__init__()

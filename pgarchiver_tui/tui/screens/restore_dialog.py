@@ -13,6 +13,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from pgarchiver_tui.tui import keys
+from pgarchiver_tui.tui.widgets.ordered_input import OrderedInput
+
 DRY_ON = "Dry run: ON — change nothing, only say what would be done"
 DRY_OFF = "Dry run: off — rows are written into the target table"
 
@@ -41,10 +44,10 @@ class DryRunBox(Checkbox):
 
 
 class RestoreDialog(ModalScreen[RestoreChoice | None]):
-    BINDINGS = [
+    BINDINGS = keys.ahead([
         Binding("escape", "back", "Back"),
         Binding("ctrl+d", "toggle_dry_run", "Dry run on/off"),
-    ]
+    ])
 
     def __init__(self, body: str, target: str) -> None:
         super().__init__()
@@ -56,7 +59,7 @@ class RestoreDialog(ModalScreen[RestoreChoice | None]):
             yield Static(self.body, id="dialog-body")
             with Horizontal(classes="dialog-field"):
                 yield Label("target table ")
-                yield Input(self.target, id="target", compact=True)
+                yield OrderedInput(self.target, id="target", compact=True)
             yield DryRunBox(True, id="dry-run")
             yield Static("", id="target-problem", classes="error")
             yield Static("[dim]Tab moves · Space or ^D: dry run on/off · Escape backs out[/dim]",

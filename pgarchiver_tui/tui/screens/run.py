@@ -27,6 +27,7 @@ from pgarchiver_tui.core.events import (
 )
 from pgarchiver_tui.core.model import Job
 from pgarchiver_tui.render.live_state import LiveState
+from pgarchiver_tui.tui import keys
 from pgarchiver_tui.tui.event_buffer import EventBuffer
 from pgarchiver_tui.tui.formatting import human_bytes, rate_text
 from pgarchiver_tui.tui.progress import Expected
@@ -56,12 +57,12 @@ class WatchScreen(Screen[None]):
     """What every run shows alike (archive or restore): a bar per worker, the overall bar, results, the log,
     the summary, cancelling; all from the one event union and report. A subclass starts its run."""
 
-    BINDINGS = [
+    BINDINGS = keys.ahead([
         Binding("x", "cancel", "Cancel run"),
         Binding("r", "retry", "Retry failed"),
         Binding("escape", "back", "Back"),
         Binding("f3", "app.cache", "Cache", show=False),
-    ]
+    ])
     doing = "Running"  # the title while it runs
     failure_hint = "a rerun does what failed and skips what is done"
 

@@ -22,6 +22,16 @@ GAP = "  "
 ALWAYS = ("help", "quit")  # never left out: help lists every other key
 
 
+def declared(node: object) -> dict[str, int]:
+    """Each action's place among the bindings `node`'s classes declare, the most derived class first."""
+    order: dict[str, int] = {}
+    for cls in type(node).__mro__:
+        for binding in cls.__dict__.get("BINDINGS", []):
+            if isinstance(binding, Binding):
+                order.setdefault(binding.action, len(order))
+    return order
+
+
 class KeyFooter(Widget):
     DEFAULT_CSS = """
     KeyFooter { dock: bottom; height: 1; background: $footer-background; color: $footer-foreground; }
@@ -52,9 +62,11 @@ class KeyFooter(Widget):
         """(binding, node, enabled) of every shown key, each action once, in order."""
         seen: set[str] = set()
         found: list[tuple[Binding, object, bool]] = []
-        # the screen's keys first, then those of the focused widget, the app's (help, quit) last
+        # the screen's keys first, then those of the focused widget, the app's (help, quit) last; each in the
+        # order its class declares them (not the order Textual meets them, which follows the focus)
         rank = {self.screen: 0, self.app: 2}
-        actives = sorted(self.screen.active_bindings.values(), key=lambda a: rank.get(a.node, 1))
+        actives = sorted(self.screen.active_bindings.values(),
+                         key=lambda a: (rank.get(a.node, 1), declared(a.node).get(a.binding.action, 0)))
         for active in actives:
             binding = active.binding
             action = action_name(binding.action)
