@@ -13,6 +13,7 @@ from pgarchiver_tui.db.bounds import check_bounds, name_bounds
 from pgarchiver_tui.db.connection import connect
 from pgarchiver_tui.db.discovery import Discovery, discover
 from tests.archive_support import archive_args, execute, jsonl_rows, run_cli
+from tests.layouts import trigger_based_set
 
 
 def discovered(dsn: str, table: str, date_column: str | None = None) -> Discovery:
@@ -74,26 +75,6 @@ def test_names_that_say_nothing(name: str) -> None:
 
 # -- pg_partman 4's trigger-based sets: inheritance children with CHECK constraints ------------------------------
 
-def trigger_based_set(dsn: str, table: str, children: dict[str, tuple[str, str]], with_checks: bool = True,
-                      column: str = "at") -> None:
-    """A parent, children `{name: (from, to)}` made like pg_partman 4 makes them, and a routing trigger."""
-    statements = [f"CREATE TABLE {table} (id bigint, {column} timestamptz NOT NULL, msg text)"]
-    routes = []
-    for name, (start, end) in children.items():
-        statements.append(f"CREATE TABLE {name} (LIKE {table} INCLUDING ALL)")
-        if with_checks:
-            statements.append(f"ALTER TABLE {name} ADD CONSTRAINT {name}_partition_check CHECK "
-                              f"({column} >= '{start}+00' AND {column} < '{end}+00')")
-        statements.append(f"ALTER TABLE {name} INHERIT {table}")
-        routes.append(f"IF NEW.{column} >= '{start}+00' AND NEW.{column} < '{end}+00' THEN "
-                      f"INSERT INTO {name} VALUES (NEW.*); RETURN NULL; END IF;")
-    statements.append(f"CREATE FUNCTION {table}_route() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                      + " ".join(routes) + " RETURN NEW; END $$")
-    statements.append(f"CREATE TRIGGER {table}_route BEFORE INSERT ON {table} FOR EACH ROW "
-                      f"EXECUTE FUNCTION {table}_route()")
-    execute(dsn, *statements)
-
-
 def fill(dsn: str, table: str, start: str, hours: int, column: str = "at") -> None:
     """One row an hour from `start`, inserted through the parent (the trigger routes them)."""
     execute(dsn, f"INSERT INTO {table} SELECT g, '{start}+00'::timestamptz + (g - 1) * interval '1 hour', "
@@ -119,7 +100,7 @@ PARTMAN_4 = {
 def test_pg_partman_children_are_dated_by_constraint_or_name(pg_dsn: str, naming: str, with_checks: bool) -> None:
     children = PARTMAN_4[naming]
     table = next(iter(children)).split("_p")[0]
-    trigger_based_set(pg_dsn, table, children, with_checks)
+    trigger_based_set(pg_dsn, table, children, with_checks, not_null=True)
     found = discovered(pg_dsn, table)
     expected = {name: (SourceKind.LEGACY, span(*bounds)) for name, bounds in children.items()}
     if naming == "partman 5 names" and not with_checks:  # a start only: a name alone says one day
@@ -139,7 +120,7 @@ def test_pg_partman_children_are_dated_by_constraint_or_name(pg_dsn: str, naming
 def test_a_name_that_disagrees_with_its_constraint_takes_the_constraints_bounds(
         pg_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # named like a day, constrained (and filled) like a month: pg_partman 5 names a month's child p20251001
-    trigger_based_set(pg_dsn, "t", {"t_p20251001": ("2025-10-01", "2025-11-01")})
+    trigger_based_set(pg_dsn, "t", {"t_p20251001": ("2025-10-01", "2025-11-01")}, not_null=True)
     fill(pg_dsn, "t", "2025-10-01", 31 * 24)
     found = discovered(pg_dsn, "t")
     [child] = found.partitions
@@ -168,7 +149,7 @@ def test_a_name_that_disagrees_with_its_constraint_takes_the_constraints_bounds(
 def test_children_no_name_or_constraint_dates_are_archived_through_the_parent_by_date(
         pg_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], children: dict) -> None:
     """Before: with --date-column the parent was read alone, 'no rows in this window', every row lost."""
-    trigger_based_set(pg_dsn, "t", children, with_checks=False)
+    trigger_based_set(pg_dsn, "t", children, with_checks=False, not_null=True)
     start = min(s for s, _ in children.values())
     fill(pg_dsn, "t", start, 24 * 14)
     if "t_weird" in children:
@@ -184,7 +165,7 @@ def test_children_no_name_or_constraint_dates_are_archived_through_the_parent_by
 
 def test_an_unrecognised_child_without_date_column_is_named_in_the_refusal(
         pg_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    trigger_based_set(pg_dsn, "t", {"t_weird": ("2024-01-01", "2025-01-01")}, with_checks=False)
+    trigger_based_set(pg_dsn, "t", {"t_weird": ("2024-01-01", "2025-01-01")}, with_checks=False, not_null=True)
     fill(pg_dsn, "t", "2024-01-01", 5)
     run = run_cli(capsys, *archive_args(pg_dsn, "t", "2024-01-01", "2024-01-31", local_dir=tmp_path))
     assert run.code == 2
