@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any, NoReturn, Protocol
 
 from pgarchiver_tui import __version__
+from pgarchiver_tui.allocator import keep_freed_blocks
 from pgarchiver_tui.cache import cache_base
 from pgarchiver_tui.core import schema
 from pgarchiver_tui.core.errors import (
@@ -289,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help", "--version")):
         args_list.insert(0, "archive")
     stop = StopSignals(PROG).install()  # from the first moment: connecting, waiting for a lock, reading
+    keep_freed_blocks()  # this process owns its allocator: chunks reuse freed memory instead of fresh pages
     try:
         args = build_parser().parse_args(args_list)
         args.stop_signals = stop

@@ -1,4 +1,8 @@
-"""source.copy_out reads COPY rows from libpq directly: same bytes, counts and error handling as psycopg's."""
+"""source.copy_out reads COPY rows from libpq directly: same bytes, counts and error handling as psycopg's.
+
+Every test runs on both readers: the C one (`_copyreader.c`, built at install) and the Python one that stands
+in when there was no compiler.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,17 @@ from pgarchiver_tui.pipeline import source
 
 ROWS = sql.SQL("COPY (SELECT g, repeat('x', mod(g, 50)), g::text || e'\\t\\\\' FROM generate_series(1, {}) g) "
                "TO STDOUT")
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "python":
+        monkeypatch.setattr(source, "native_reader", lambda: None)
+    else:
+        assert source.native_reader() is not None, (
+            "the C COPY reader is not built or cannot bind to psycopg's libpq: reinstall with a C compiler "
+            "(pip install -e .) or run `python setup.py build_ext --inplace` in a checkout")
+    return str(request.param)
 
 
 def psycopg_copy(conn: psycopg.Connection, statement: sql.Composable) -> bytes:

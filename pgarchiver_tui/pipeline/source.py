@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
 import select
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import ModuleType
 
 import psycopg
 from psycopg import errors, pq, sql
@@ -14,6 +18,7 @@ from pgarchiver_tui.core.errors import Cancelled
 
 CHUNK_BYTES = 1 << 20  # gathering COPY rows into ~1 MiB before compressing is what makes Python keep up
 _ABANDON_TIMEOUT = 10.0  # seconds to wait for the server to accept the cancel of an abandoned COPY
+_QUIET_MS = 100  # the C reader comes back at least this often while the server sends nothing: cancel is seen
 
 Wait = Callable[[], object]
 
@@ -48,8 +53,12 @@ def copy_out(cursor: psycopg.Cursor, statement: sql.Composable, cancel: threadin
     # connection of its own (`cancel_safe`)
     _start(pgconn, statement.as_bytes(conn), wait, conn.info.encoding)
     finished = False
+    native = native_reader()
     try:
-        yield from _read_rows(pgconn, wait, cancel, on_chunk)
+        if native is not None:
+            yield from _read_chunks(native, pgconn, cancel, on_chunk)
+        else:
+            yield from _read_rows(pgconn, wait, cancel, on_chunk)
         result = _final_result(pgconn, wait)
         finished = True
     finally:
@@ -98,6 +107,64 @@ def _start(pgconn: pq.abc.PGconn, query: bytes, wait: Wait, encoding: str) -> No
         if result is not None and result.status == pq.ExecStatus.FATAL_ERROR:
             raise _error(result, encoding)
         raise psycopg.ProgrammingError("copy_out needs a COPY ... TO STDOUT statement")
+
+
+@functools.cache
+def native_reader() -> ModuleType | None:
+    """The C reader (`_copyreader.c`) bound to the libpq psycopg loaded, or None: it was not built (no C compiler
+    when the package was installed) or that libpq cannot be found, and rows are read in Python (`_read_rows`)."""
+    if os.environ.get("PGARCHIVER_COPY_READER") == "python":  # to compare the two, or to rule the C one out
+        return None
+    try:
+        from pgarchiver_tui.pipeline import _copyreader  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    lib = _psycopg_libpq()
+    if lib is None:
+        return None
+    _copyreader.bind(*(ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
+                       for name in ("PQgetCopyData", "PQconsumeInput", "PQfreemem")))
+    return _copyreader
+
+
+def _psycopg_libpq() -> ctypes.CDLL | None:
+    """psycopg's own libpq, already loaded: a connection must only meet the library that made it."""
+    if pq.__impl__ == "python":
+        from psycopg.pq import _pq_ctypes
+
+        return _pq_ctypes.pq  # type: ignore[attr-defined, no-any-return]
+    try:  # the binary and C builds load it themselves: find it among this process's mappings (Linux)
+        with open("/proc/self/maps") as maps:
+            mapped = {fields[5] for fields in map(str.split, maps) if len(fields) >= 6}
+    except OSError:
+        return None
+    paths = {path for path in mapped if os.path.basename(path).startswith(("libpq.", "libpq-"))}
+    if len(paths) != 1:  # none, or two libpqs in one process: which one made the connection is unknown
+        return None
+    try:
+        lib = ctypes.CDLL(paths.pop(), mode=os.RTLD_NOLOAD)  # NOLOAD: the one mapped, never a second copy
+    except (OSError, AttributeError):
+        return None
+    return lib if lib.PQlibVersion() == pq.version() else None
+
+
+def _read_chunks(native: ModuleType, pgconn: pq.abc.PGconn, cancel: threading.Event,
+                 on_chunk: Callable[[int, int], None]) -> Iterator[bytes]:
+    """The C reader's loop: a chunk per call, the GIL free while it gathers; the same checks as `_read_rows`."""
+    pointer, socket = pgconn.pgconn_ptr, pgconn.socket
+    while True:
+        status, rows, data = native.read(pointer, socket, CHUNK_BYTES, _QUIET_MS)
+        if rows:
+            on_chunk(rows, len(data))
+            yield data
+        if status == 0:
+            return
+        if status < 0:
+            what = {-2: "reading the COPY data", -3: "receiving from the server"}.get(status, "waiting for the server")
+            message = pgconn.error_message.decode(errors="replace").strip() or "the connection failed"
+            raise psycopg.OperationalError(f"{what} failed: {message}")
+        if cancel.is_set():
+            raise Cancelled("cancelled while reading")
 
 
 def _read_rows(pgconn: pq.abc.PGconn, wait: Wait, cancel: threading.Event,
