@@ -151,7 +151,7 @@ def _psycopg_libpq() -> ctypes.CDLL | None:
 def _read_chunks(native: ModuleType, pgconn: pq.abc.PGconn, cancel: threading.Event,
                  on_chunk: Callable[[int, int], None]) -> Iterator[bytes]:
     """The C reader's loop: a chunk per call, the GIL free while it gathers; the same checks as `_read_rows`."""
-    pointer, socket = pgconn.pgconn_ptr, pgconn.socket
+    pointer, socket = pgconn.pgconn_ptr, pgconn.socket  # type: ignore[attr-defined]  # public, not in the abc
     while True:
         status, rows, data = native.read(pointer, socket, CHUNK_BYTES, _QUIET_MS)
         if rows:
