@@ -149,7 +149,7 @@ def check_bucket(storage: S3Storage, flag: str = "--s3-bucket") -> None:
     timeouts = f"{storage.settings.connect_timeout:g} s to connect, {storage.settings.read_timeout:g} s to answer"
     try:
         # two requests (one retry), not the REQUEST_ATTEMPTS with backoff of the uploads: an unreachable store is said within the two timeouts
-        make_client(storage.settings, attempts=2).head_bucket(Bucket=storage.bucket)
+        make_client(storage.settings, attempts=2, session=storage.session).head_bucket(Bucket=storage.bucket)
     except (ConnectTimeoutError, ReadTimeoutError):
         raise Unavailable(f"the S3 endpoint {where} did not answer in time ({timeouts}, twice); check that it "
                           "is up, or raise --s3-connect-timeout/--s3-read-timeout", retryable=True) from None
