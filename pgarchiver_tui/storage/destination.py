@@ -119,16 +119,21 @@ def _open_directory(where: Destination, check: bool, must_exist: bool) -> LocalS
 
 
 def _open_s3(where: Destination, settings: Any, check: bool) -> S3Storage:
-    from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
+    from pgarchiver_tui.storage.long_lived import made_once
 
-    # botocore reads AWS_ENDPOINT_URL_S3 itself; named here too, it tells this destination apart from AWS's bucket
-    endpoint = settings.s3_endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    s3 = S3Settings(bucket=where.container, endpoint=endpoint or None, region=settings.s3_region,
-                    access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
-                    profile=settings.s3_profile, sse=settings.s3_sse, sse_kms_key_id=settings.s3_sse_kms_key_id,
-                    connect_timeout=settings.s3_connect_timeout, read_timeout=settings.s3_read_timeout,
-                    prefix=where.prefix)
-    storage = S3Storage(s3)
+    with made_once():  # botocore's modules and its client's service model, kept for the process
+        from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
+
+        # botocore reads AWS_ENDPOINT_URL_S3 itself; named here too, it tells this destination apart from AWS's
+        # bucket
+        endpoint = (settings.s3_endpoint or os.environ.get("AWS_ENDPOINT_URL_S3")
+                    or os.environ.get("AWS_ENDPOINT_URL"))
+        s3 = S3Settings(bucket=where.container, endpoint=endpoint or None, region=settings.s3_region,
+                        access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
+                        profile=settings.s3_profile, sse=settings.s3_sse, sse_kms_key_id=settings.s3_sse_kms_key_id,
+                        connect_timeout=settings.s3_connect_timeout, read_timeout=settings.s3_read_timeout,
+                        prefix=where.prefix)
+        storage = S3Storage(s3)
     if check:
         check_bucket(storage, where.flag)
     return storage
