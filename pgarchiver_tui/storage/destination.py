@@ -23,7 +23,7 @@ from pgarchiver_tui.core.errors import ConfigError, PrivilegeError, Unavailable
 from pgarchiver_tui.storage.base import Storage, key_prefix
 from pgarchiver_tui.storage.local import LocalStorage
 
-if TYPE_CHECKING:  # boto3 takes 0.2 s to import: a run to a directory never pays it
+if TYPE_CHECKING:  # botocore takes 0.15 s to import: a run to a directory never pays it
     from pgarchiver_tui.storage.s3 import S3Storage
 
 USAGE = "use s3://BUCKET/PREFIX, az://CONTAINER/PREFIX, gs://BUCKET/PREFIX, file:///DIR or a directory"
@@ -119,16 +119,21 @@ def _open_directory(where: Destination, check: bool, must_exist: bool) -> LocalS
 
 
 def _open_s3(where: Destination, settings: Any, check: bool) -> S3Storage:
-    from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
+    from pgarchiver_tui.storage.long_lived import made_once
 
-    # boto3 reads AWS_ENDPOINT_URL_S3 itself; named here too, it tells this destination apart from AWS's bucket
-    endpoint = settings.s3_endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    s3 = S3Settings(bucket=where.container, endpoint=endpoint or None, region=settings.s3_region,
-                    access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
-                    profile=settings.s3_profile, sse=settings.s3_sse, sse_kms_key_id=settings.s3_sse_kms_key_id,
-                    connect_timeout=settings.s3_connect_timeout, read_timeout=settings.s3_read_timeout,
-                    prefix=where.prefix)
-    storage = S3Storage(s3)
+    with made_once():  # botocore's modules and its client's service model, kept for the process
+        from pgarchiver_tui.storage.s3 import S3Settings, S3Storage
+
+        # botocore reads AWS_ENDPOINT_URL_S3 itself; named here too, it tells this destination apart from AWS's
+        # bucket
+        endpoint = (settings.s3_endpoint or os.environ.get("AWS_ENDPOINT_URL_S3")
+                    or os.environ.get("AWS_ENDPOINT_URL"))
+        s3 = S3Settings(bucket=where.container, endpoint=endpoint or None, region=settings.s3_region,
+                        access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
+                        profile=settings.s3_profile, sse=settings.s3_sse, sse_kms_key_id=settings.s3_sse_kms_key_id,
+                        connect_timeout=settings.s3_connect_timeout, read_timeout=settings.s3_read_timeout,
+                        prefix=where.prefix)
+        storage = S3Storage(s3)
     if check:
         check_bucket(storage, where.flag)
     return storage
@@ -149,7 +154,7 @@ def check_bucket(storage: S3Storage, flag: str = "--s3-bucket") -> None:
     timeouts = f"{storage.settings.connect_timeout:g} s to connect, {storage.settings.read_timeout:g} s to answer"
     try:
         # two requests (one retry), not the REQUEST_ATTEMPTS with backoff of the uploads: an unreachable store is said within the two timeouts
-        make_client(storage.settings, attempts=2).head_bucket(Bucket=storage.bucket)
+        make_client(storage.settings, attempts=2, session=storage.session).head_bucket(Bucket=storage.bucket)
     except (ConnectTimeoutError, ReadTimeoutError):
         raise Unavailable(f"the S3 endpoint {where} did not answer in time ({timeouts}, twice); check that it "
                           "is up, or raise --s3-connect-timeout/--s3-read-timeout", retryable=True) from None

@@ -8,6 +8,7 @@ that is no digest at all), If-None-Match ignored, an abort refused.
 
 from __future__ import annotations
 
+import base64
 import builtins
 import hashlib
 import threading
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
@@ -37,7 +38,7 @@ MIN_PART_BYTES = 5 * MiB  # S3's smallest part but the last
 MAX_PARTS = 10_000
 READ_BYTES = 1 << 20
 TRANSIENT_CODES = ("SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling",
-                   "RequestTimeTooSkewed")
+                   "RequestTimeTooSkewed", "BadDigest")  # BadDigest: a body damaged on its way, sent again
 NOT_IMPLEMENTED = ("NotImplemented", "501")
 REFUSED = ("MethodNotAllowed", "405", "NotImplemented", "501")
 
@@ -65,23 +66,42 @@ class S3Settings:
 REQUEST_ATTEMPTS = 4  # requests boto makes for one call before it gives up (the first one included)
 
 
-def make_client(settings: S3Settings, attempts: int = REQUEST_ATTEMPTS):
-    """A client whose calls each make up to `attempts` requests (standard retry mode: backoff, throttling)."""
+def make_client(settings: S3Settings, attempts: int = REQUEST_ATTEMPTS, session: Any = None):
+    """A client whose calls each make up to `attempts` requests (standard retry mode: backoff, throttling).
+
+    A second client made from the same `session` costs a few milliseconds of CPU instead of about 80: the
+    session keeps the service model and endpoint rules it loaded for the first. The client is botocore's own:
+    boto3's session would add only the managed-transfer methods (upload_file…), whose import (s3transfer) and
+    injection cost a run about 50 ms of CPU; the credential chain, profiles and AWS_* variables are botocore's.
+    """
     # Since boto3 1.36 every upload carries checksum headers that several S3-compatible stores reject.
+    # Every body we send carries Content-MD5 instead (content_md5): the store checks it and answers BadDigest.
+    # payload_signing_enabled=False: S3SigV4Auth._should_sha256_sign_payload takes this explicit setting over
+    # its own rule, which would SHA-256 every body a second time whenever the endpoint is http:// or no
+    # checksum header is sent (x-amz-content-sha256 becomes UNSIGNED-PAYLOAD). The signature still covers the
+    # Content-MD5 header, so the body stays bound to the request; on https with Content-MD5 botocore would
+    # drop payload signing by itself. Bodies without Content-MD5 (CompleteMultipartUpload's list of parts)
+    # are then unsigned too: the completed object is checked against the part MD5s and sizes sent.
     config = Config(
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
+        s3={"payload_signing_enabled": False},
         # total_max_attempts counts the first request; botocore's `max_attempts` would count only the retries
         retries={"mode": "standard", "total_max_attempts": attempts},
         max_pool_connections=32,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
     )
-    session = boto3.session.Session(profile_name=settings.profile)
-    return session.client(
+    session = session or botocore.session.Session(profile=settings.profile)
+    return session.create_client(
         "s3", endpoint_url=settings.endpoint, region_name=settings.region,
         aws_access_key_id=settings.access_key, aws_secret_access_key=settings.secret_key, config=config,
     )
+
+
+def content_md5(md5: bytes) -> str:
+    """The Content-MD5 header of a body whose MD5 digest is `md5`."""
+    return base64.b64encode(md5).decode("ascii")
 
 
 def error_code(exc: ClientError) -> str:
@@ -105,6 +125,37 @@ def describe(exc: Exception, what: str) -> Exception:
     return StorageError(f"{what}: {exc}", retryable=isinstance(exc, BotoCoreError))
 
 
+@dataclass(frozen=True)
+class Sent:
+    """One uploaded part: what CompleteMultipartUpload names it by, and the MD5 and size of its bytes."""
+
+    done: dict
+    md5: bytes
+    size: int
+
+
+def read_back_md5s(chunks: Iterable[bytes], sizes: list[int], whole: bool) -> tuple[list[bytes], int, str | None]:
+    """The MD5s of a stream read back, cut at the sizes its parts were sent in (bytes past them count in the
+    last), its length, and with `whole` the MD5 of all of it."""
+    md5s: list[bytes] = []
+    total = 0
+    everything = hashlib.md5() if whole else None
+    part, room = hashlib.md5(), sizes[0]
+    for chunk in chunks:
+        total += len(chunk)
+        if everything is not None:
+            everything.update(chunk)
+        view = memoryview(chunk)
+        while len(view) > room and len(md5s) < len(sizes) - 1:  # the chunk ends a part
+            part.update(view[:room])
+            md5s.append(part.digest())
+            view, part, room = view[room:], hashlib.md5(), sizes[len(md5s)]
+        part.update(view)
+        room -= len(view)
+    md5s.append(part.digest())
+    return md5s, total, everything.hexdigest() if everything is not None else None
+
+
 class S3Storage:
     conditional_header = "If-None-Match"
 
@@ -112,7 +163,9 @@ class S3Storage:
         self.settings = settings
         self.bucket = settings.bucket
         self.prefix = key_prefix(settings.prefix)
-        self.client = client or make_client(settings)
+        # the session the client was made from, for another client to the same store (check_bucket's)
+        self.session = None if client else botocore.session.Session(profile=settings.profile)
+        self.client = client or make_client(settings, session=self.session)
         self.url = f"s3://{settings.bucket}/{self.prefix}" + (f"?endpoint={settings.endpoint}"
                                                               if settings.endpoint else "")
         self.etag_is_md5 = settings.sse != "aws:kms"
@@ -138,31 +191,29 @@ class S3Storage:
         if if_absent:
             self.no_clobber.ensure()
         name = self._name(key)
-        # the whole object's MD5 is only needed until the store has shown AWS's multipart ETags
-        whole = hashlib.md5() if self.etag_is_md5 and self._multipart_etags != "aws" else None
-        md5s: list[bytes] = []
-        sizes: list[int] = []
+        # The whole object's MD5 is computed in flight only where the store is known to give it as the ETag of a
+        # multipart object; until the store's form is known, the first such object is read back (_confirmed).
+        whole = hashlib.md5() if self.etag_is_md5 and self._multipart_etags == "whole-md5" else None
         upload_id: str | None = None
         with parts.OnePending("s3-part") as uploader:
             try:
                 for number, (data, last) in enumerate(parts.cut(chunks, self._part_size, cancel), 1):
                     if last and upload_id is None:
+                        md5 = hashlib.md5(data).digest()
                         self._conditional(if_absent, self.client.put_object, Bucket=self.bucket, Key=name,
-                                          Body=data, **self._encryption)
-                        return StoredObject(key, len(data), hashlib.md5(data).hexdigest(), [len(data)])
+                                          Body=data, ContentMD5=content_md5(md5), **self._encryption)
+                        return StoredObject(key, len(data), md5.hex(), [len(data)])
                     if upload_id is None:
                         upload_id = self.client.create_multipart_upload(
                             Bucket=self.bucket, Key=name, **self._encryption)["UploadId"]
-                    if whole is not None:
-                        whole.update(data)
-                    md5s.append(hashlib.md5(data).digest())
-                    sizes.append(len(data))
-                    uploader.submit(self._upload_part, name, upload_id, number, data)
-                done = uploader.wait()
+                    uploader.submit(self._upload_part, name, upload_id, number, data, whole)
+                sent: list[Sent] = uploader.wait()
                 response = self._conditional(if_absent, self.client.complete_multipart_upload, Bucket=self.bucket,
-                                             Key=name, UploadId=upload_id, MultipartUpload={"Parts": done})
+                                             Key=name, UploadId=upload_id,
+                                             MultipartUpload={"Parts": [part.done for part in sent]})
                 etag = str(response.get("ETag", "")).strip('"')
-                return self._confirmed(key, etag, md5s, sizes, whole.hexdigest() if whole else None)
+                return self._confirmed(key, etag, [part.md5 for part in sent], [part.size for part in sent],
+                                       whole.hexdigest() if whole else None)
             except BaseException as exc:
                 uploader.discard()
                 if upload_id is not None:
@@ -191,10 +242,16 @@ class S3Storage:
                                 "can overwrite each other's objects")
             return call(**kwargs)
 
-    def _upload_part(self, name: str, upload_id: str, number: int, data: bytes) -> dict:
+    def _upload_part(self, name: str, upload_id: str, number: int, data: bytes, whole: Any) -> Sent:
+        """Upload one part with its Content-MD5. Run in the upload thread (OnePending), so the MD5s, which
+        release the GIL, overlap with the worker reading and compressing the next part; parts come here one at
+        a time and in order, so `whole` (the whole object's MD5, or None) is fed in order too."""
+        md5 = hashlib.md5(data).digest()
+        if whole is not None:
+            whole.update(data)
         response = self.client.upload_part(Bucket=self.bucket, Key=name, UploadId=upload_id, PartNumber=number,
-                                           Body=data)
-        return {"PartNumber": number, "ETag": response["ETag"]}
+                                           Body=data, ContentMD5=content_md5(md5))
+        return Sent({"PartNumber": number, "ETag": response["ETag"]}, md5, len(data))
 
     def _confirmed(self, key: str, etag: str, md5s: list[bytes], sizes: list[int], whole: str | None) -> StoredObject:
         """Check a completed multipart object by the store's ETag, in whichever form this store gives it."""
@@ -206,18 +263,25 @@ class S3Storage:
             self._learn_etags("aws")
             return StoredObject(key, size, expected, sizes)
         if whole is not None and etag == whole:
-            self._learn_etags("whole-md5")
             return StoredObject(key, size, whole, [size])  # the ETag is an MD5 over one "part": the whole object
-        if whole is None or self._multipart_etags in ("aws", "whole-md5"):
+        if whole is not None or self._multipart_etags == "aws":
             raise IntegrityError(f"{key}: the store reports ETag {etag}, expected {expected}")
-        # a tag that is no digest of the bytes: read the object back and compare size and MD5 with what was sent
-        digest, read = hashlib.md5(), 0
-        for chunk in self.read(key):
-            digest.update(chunk)
-            read += len(chunk)
-        if (read, digest.hexdigest()) != (size, whole):
-            raise IntegrityError(f"{key}: read back {read} bytes with MD5 {digest.hexdigest()}, sent {size} "
-                                 f"with MD5 {whole}")
+        # The store's form is not known yet (or its tags are no digest): read the object back and compare each
+        # part's MD5 with the one sent; the ETag then tells the form, learned for the objects after this one.
+        read_md5s, read, read_whole = read_back_md5s(self.read(key), sizes,
+                                                     whole=self._multipart_etags != "opaque")
+        if read != size:
+            raise IntegrityError(f"{key}: read back {read} bytes, {size} were sent")
+        if read_md5s != md5s:
+            bad = next(n for n, (got, sent) in enumerate(zip(read_md5s, md5s, strict=True), 1) if got != sent)
+            raise IntegrityError(f"{key}: part {bad} of {len(md5s)} reads back with MD5 {read_md5s[bad - 1].hex()}, "
+                                 f"sent with MD5 {md5s[bad - 1].hex()}")
+        if read_whole is not None and etag == read_whole:
+            self._learn_etags("whole-md5")
+            return StoredObject(key, size, read_whole, [size])
+        if self._multipart_etags in ("aws", "whole-md5"):  # learned from another object meanwhile
+            raise IntegrityError(f"{key}: the store reports ETag {etag}, expected {expected} or the object's MD5 "
+                                 f"{read_whole}")
         self._learn_etags("opaque")
         return StoredObject(key, size, "", sizes)
 
@@ -280,7 +344,8 @@ class S3Storage:
     # -- reading and the rest ------------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes) -> None:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data, **self._encryption)
+            self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data,
+                                   ContentMD5=content_md5(hashlib.md5(data).digest()), **self._encryption)
         except (ClientError, BotoCoreError) as exc:
             raise describe(exc, f"writing {key}") from None
 

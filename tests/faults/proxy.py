@@ -9,6 +9,8 @@ it through (to kill a process while its upload is open).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 import re
 import socket
@@ -28,6 +30,7 @@ ERROR = "error"  # answer with `status` and an S3 <Error> body carrying `code`
 ERROR_IN_200 = "error-in-200"  # HTTP 200 whose body is an <Error> (CompleteMultipartUpload does this)
 RESET = "reset"  # drop the TCP connection with a RST, no answer
 HOLD = "hold"  # keep the request until `release` is set, then forward it
+CORRUPT = "corrupt"  # flip one byte of the body on its way to the store (headers unchanged), then forward it
 
 
 @dataclass
@@ -101,6 +104,10 @@ class FaultProxy:
         self._armed: list[tuple[str, int, Rule]] = []  # rules that start once a request was seen n times
         self._changed = threading.Condition()
         self.rewrite_etag: Callable[[str], str] | None = None  # the store's ETags as another store gives them
+        # check each PutObject/UploadPart body against its Content-MD5 as AWS does (BadDigest), and refuse a body
+        # that comes without one (MissingContentMD5, the test's own demand): moto and s3rver check neither
+        self.checks_content_md5 = False
+        self.headers_seen: list[tuple[str, dict[str, str]]] = []  # (operation, lower-cased headers) of each request
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -156,6 +163,14 @@ class FaultProxy:
         with self._changed:
             return next((rule for rule in self.rules if rule.wants(op, key, size)), None)
 
+    def _digest_refusal(self, op: str, content_md5: str | None, body: bytes) -> str:
+        """The error code a store checking Content-MD5 answers this request with, or "" to forward it."""
+        if not self.checks_content_md5 or op not in ("PutObject", "UploadPart"):
+            return ""
+        if content_md5 is None:
+            return "MissingContentMD5"
+        return "" if content_md5 == base64.b64encode(hashlib.md5(body).digest()).decode() else "BadDigest"
+
     def _notify(self) -> None:
         with self._changed:
             self._changed.notify_all()
@@ -187,6 +202,17 @@ class FaultProxy:
                     raise AssertionError("the proxy forwards Content-Length bodies only")
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 rule = proxy._fault_for(op, key, len(body))
+                with proxy._changed:
+                    proxy.headers_seen.append((op, {n.lower(): v for n, v in self.headers.items()}))
+                if rule is not None and rule.action == CORRUPT:
+                    rule.reached.set()
+                    body = bytes([body[0] ^ 0xFF]) + body[1:] if body else body
+                    rule = None
+                refusal = proxy._digest_refusal(op, self.headers.get("Content-MD5"), body)
+                if refusal:
+                    self._answer(400, [("Content-Type", "application/xml")], error_body(refusal))
+                    proxy._record(op, key, 400)
+                    return
                 if rule is not None and rule.action == RESET:
                     rule.reached.set()
                     proxy._record(op, key, 0)
