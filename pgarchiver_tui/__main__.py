@@ -1,3 +1,3 @@
-from pgarchiver_tui.cli import main
+from pgarchiver_tui.console import console
 
-raise SystemExit(main())
+raise SystemExit(console())

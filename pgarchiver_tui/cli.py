@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn, Protocol
 
-from pgarchiver_tui import __version__
+from pgarchiver_tui import __version__, startup
 from pgarchiver_tui.allocator import keep_freed_blocks
 from pgarchiver_tui.cache import cache_base
 from pgarchiver_tui.core import schema
@@ -402,6 +402,7 @@ def run_headless(settings: Settings, reporter: HeadlessReporter | None = None,
 
 def _execute(run: Runnable, settings: Settings, stop: StopSignals) -> RunReport:
     """Any command's run, headless: stopped cleanly by a signal; the JSON report on stdout when asked."""
+    startup.over()
     with stop.cancelling(run.cancel):
         report = run.run()
     if settings.json:

@@ -21,6 +21,7 @@ from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from pgarchiver_tui import startup
 from pgarchiver_tui.commands.archive.prepare import Prepared, prepare
 from pgarchiver_tui.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ArchiverError
 from pgarchiver_tui.core.events import RunReport
@@ -247,6 +248,7 @@ def run_app(settings: Settings, app: ArchiverApp | None = None) -> int:
     """Run the TUI until the user leaves; the terminal is restored by Textual on every way out."""
     app = app or ArchiverApp(settings)
     app.last_resort = leave_now_function()
+    startup.over()  # the collector back on before the first frame (startup.py)
     code = app.run()
     if app.crash:
         path = crash_log_path()
