@@ -39,6 +39,13 @@ class Terminal:
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "app")
 
+    def showing(self, text: str) -> bool:
+        """The screen shows `text`; False once the session is gone (it ends when its one command exits)."""
+        try:
+            return text in self.screen()
+        except subprocess.CalledProcessError:
+            return False
+
     def keys(self, *keys: str) -> None:
         self.tmux("send-keys", "-t", "app", *keys)
 
@@ -108,7 +115,7 @@ def test_a_bracketed_paste_arrives_whole(form: Terminal) -> None:
     assert field_line(screen, "DSN") == DSN, screen
     form.keys("C-q")
     deadline = time.monotonic() + 30
-    while "DSN" in form.screen():  # the app left; the shell behind it is gone with the session
+    while form.showing("DSN"):  # until the app left (its session ends with it)
         assert time.monotonic() < deadline, "Ctrl+Q did not quit"
         time.sleep(0.1)
 
