@@ -380,10 +380,12 @@ class Bench:
         self.text_bytes["tiny", tiny[0]] = 0
         tools = sorted(self.tool(tiny, "jsonl", "local", table="tiny").cpu_seconds for _ in range(self.args.repeat))
         pipes = sorted(self.pipes(tiny, "jsonl", table="tiny").cpu_seconds for _ in range(self.args.repeat))
+        to_s3 = sorted(self.tool(tiny, "jsonl", "s3", table="tiny").cpu_seconds for _ in range(self.args.repeat))
+        self.extra["startup_s3_cpu_seconds"] = to_s3[len(to_s3) // 2]
         self.extra["startup_cpu_seconds"] = tools[len(tools) // 2]
         self.extra["pipe_startup_cpu_seconds"] = pipes[len(pipes) // 2]
-        log(f"  start-up (a partition of one row): the tool {self.extra['startup_cpu_seconds']:.2f}s CPU, "
-            f"the pipe {self.extra['pipe_startup_cpu_seconds']:.2f}s")
+        log(f"  start-up (a partition of one row): the tool {self.extra['startup_cpu_seconds']:.2f}s CPU "
+            f"({self.extra['startup_s3_cpu_seconds']:.2f}s to S3), the pipe {self.extra['pipe_startup_cpu_seconds']:.2f}s")
 
     def loaded(self) -> None:
         """The same contenders with one CPU-burning process per core beside them, alternated in one run."""
@@ -472,6 +474,13 @@ class Bench:
         s3_cpu = [summaries[f"tool {f} → S3"]["cpu_seconds"] / summaries[f"tool {f} → dir"]["cpu_seconds"]
                   for f in ("jsonl", "csv") if f"tool {f} → S3" in summaries and f"tool {f} → dir" in summaries]
         count = self.args.small_partitions
+        s3_startup, startup = self.extra.get("startup_s3_cpu_seconds"), self.extra.get("startup_cpu_seconds")
+        if s3_startup is not None and startup is not None:  # what each row costs, beyond what each run pays once
+            self.extra["cpu_s3_vs_local_per_row"] = max(
+                ((summaries[f"tool {f} → S3"]["cpu_seconds"] - s3_startup)
+                 / (summaries[f"tool {f} → dir"]["cpu_seconds"] - startup)
+                 for f in ("jsonl", "csv") if f"tool {f} → S3" in summaries and f"tool {f} → dir" in summaries),
+                default=None)
         return {
             "cpu_jsonl_vs_pipe": cpu_ratio("tool jsonl → dir"), "cpu_csv_vs_pipe": cpu_ratio("tool csv → dir"),
             "cpu_narrow_jsonl_vs_pipe": cpu_ratio("tool jsonl → dir, narrow rows"),
@@ -657,7 +666,11 @@ def cpu_table(results: dict) -> list[str]:
                      f"{less} | {case['server_cpu_seconds']:.2f} | {case['store_cpu_seconds']:.2f} |")
     if "startup_cpu_seconds" in extra:
         lines.append(f"\nstart-up (a run over a partition of one row): the tool {extra['startup_cpu_seconds']:.2f} "
-                     f"CPU s, the pipe {extra.get('pipe_startup_cpu_seconds', 0):.2f} CPU s")
+                     f"CPU s ({extra.get('startup_s3_cpu_seconds', 0):.2f} to S3), the pipe "
+                     f"{extra.get('pipe_startup_cpu_seconds', 0):.2f} CPU s")
+    if extra.get("cpu_s3_vs_local_per_row") is not None:
+        lines.append(f"the tool's CPU per row to S3, each run less its start-up: "
+                     f"{extra['cpu_s3_vs_local_per_row']:.2f}× its CPU per row to a directory")
     if "copy_reader" in extra:
         lines.append(f"the tool's COPY reader: {extra['copy_reader']}")
     for shape in ("standard", "narrow"):
