@@ -155,6 +155,18 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
 
 
 @pytest.fixture
+def moto(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    """moto alone, for what only S3 shows."""
+    return make_backend("moto", request, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def s3rver(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    """s3rver alone: S3 as others implement it (whole-object MD5 ETags, no conditional writes)."""
+    return make_backend("s3rver", request, tmp_path, monkeypatch)
+
+
+@pytest.fixture
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """The smallest parts each store takes, so that objects of a few MiB are several parts, blocks or chunks."""
     from pgarchiver_tui.storage import azure, gcs, s3

@@ -14,7 +14,7 @@ from faults.proxy import ERROR, Rule, running_proxy
 from pgarchiver_tui.storage import s3
 from tests.archive_support import command
 from tests.servers import Server
-from tests.stores.conftest import Backend, MiB, make_backend
+from tests.stores.conftest import Backend, MiB
 
 DAY1, DAY2 = "public/big/2024/01/big-2024-01-01.jsonl", "public/big/2024/01/big-2024-01-02.jsonl"
 
@@ -22,16 +22,6 @@ DAY1, DAY2 = "public/big/2024/01/big-2024-01-01.jsonl", "public/big/2024/01/big-
 def archive_flags(dsn: str, backend: Backend) -> list[str]:
     return ["--dsn", dsn, "--table", "big", "--start-date", "2024-01-01", "--end-date", "2024-01-02",
             *backend.flags()]
-
-
-@pytest.fixture
-def s3rver(request: pytest.FixtureRequest, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Backend:  # type: ignore[no-untyped-def]
-    return make_backend("s3rver", request, tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def moto(request: pytest.FixtureRequest, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Backend:  # type: ignore[no-untyped-def]
-    return make_backend("moto", request, tmp_path, monkeypatch)
 
 
 def health_lines(capsys: pytest.CaptureFixture[str], dsn: str, backend: Backend) -> tuple[int, list[str]]:

@@ -16,19 +16,9 @@ from faults.proxy import CORRUPT, Rule, running_proxy
 
 from pgarchiver_tui.core.errors import IntegrityError, StorageError
 from pgarchiver_tui.storage import s3
-from tests.stores.conftest import Backend, MiB, make_backend
+from tests.stores.conftest import Backend, MiB
 
 BODIES = ("PutObject", "UploadPart")
-
-
-@pytest.fixture
-def moto(request: pytest.FixtureRequest, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Backend:  # type: ignore[no-untyped-def]
-    return make_backend("moto", request, tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def s3rver(request: pytest.FixtureRequest, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Backend:  # type: ignore[no-untyped-def]
-    return make_backend("s3rver", request, tmp_path, monkeypatch)
 
 
 @pytest.fixture(autouse=True)
