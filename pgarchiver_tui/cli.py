@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -169,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 all archived or skipped, 1 a failure, 2 bad usage or configuration, 3 the database "
                "or the store unavailable (retry later), 130 interrupted",
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--version", action=VersionAction, nargs=0, help="show the version and which COPY reader "
+                        "this install runs, and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     archive = commands.add_parser("archive", help="archive partitions (the default command)")
     for add in (add_database_options, add_table_options, add_output_options, add_destination_options,
@@ -281,6 +283,23 @@ def hide_secrets_from_ps(args: Sequence[str]) -> None:
     import setproctitle
 
     setproctitle.setproctitle(" ".join([PROG, *shown]))
+
+
+class VersionAction(argparse.Action):
+    """--version, with which COPY reader this install runs (C, or Python where the extension was not built):
+    the difference is CPU per row, and nothing else in a run shows it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> NoReturn:
+        from pgarchiver_tui.pipeline.source import native_reader
+
+        if native_reader() is not None:
+            reader = "C"
+        elif os.environ.get("PGARCHIVER_COPY_READER") == "python":
+            reader = "Python (PGARCHIVER_COPY_READER=python)"
+        else:
+            reader = "Python (the C reader was not built: there was no C compiler at install)"
+        print(f"{PROG} {__version__}; COPY reader: {reader}")  # stdout, as argparse's own version action
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -463,9 +482,12 @@ def run_demo_command(args: argparse.Namespace) -> int:
     try:
         with demo_database(args.local_dir, args.workers) as settings:
             if not args.no_ui:
-                return open_tui(settings)
-            code = run_headless(replace(settings, json=bool(args.json)), stop=_stop_signals(args))
-            print(f"pgarchiver-tui demo: the archive is in {settings.local_dir}", file=sys.stderr, flush=True)
+                code = open_tui(settings)
+            else:
+                code = run_headless(replace(settings, json=bool(args.json)), stop=_stop_signals(args))
+            # after the TUI too: its screen is gone, and with it the path it showed
+            print(f"pgarchiver-tui demo: the archive is in {settings.local_dir} (a second demo finds it archived "
+                  "and skips it; --local-dir DIR for a new one)", file=sys.stderr, flush=True)
             return code
     except ArchiverError as exc:
         return fail(str(exc))

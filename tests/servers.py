@@ -1,6 +1,7 @@
 """Object-store servers for the tests, each started on a free loopback port and stopped at the end.
 
-s3rver and Azurite are Node packages installed by `.ci/node-servers.sh` into .ci/node (run it once; CI does);
+s3rver and Azurite are Node packages installed by `.ci/node-servers.sh` into .ci/node (the first test that needs
+one runs it when npm is there; CI runs it first);
 gcp-storage-emulator comes from PyPI with the test extra. A server that is not installed fails the tests that
 need it, loudly, with the command that installs it.
 """
@@ -57,10 +58,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_INSTALLING = threading.Lock()
+
+
 def node_tool(name: str) -> str:
+    """The Node server's command; installed first from the npm registry (`.ci/node-servers.sh`) when npm is
+    there and it is not, so that the README's test command works on a fresh clone."""
     path = NODE_BIN / name
+    with _INSTALLING:
+        if not path.exists() and shutil.which("npm") is not None:
+            done = subprocess.run(["bash", str(REPO / ".ci" / "node-servers.sh")], capture_output=True, text=True,
+                                  timeout=600)
+            if done.returncode != 0:
+                raise RuntimeError(f"installing {name} failed ({(done.stderr or done.stdout).strip()[-300:]}); "
+                                   f"{INSTALL}")
     if not path.exists():
-        raise RuntimeError(f"{name} is not installed at {path}; {INSTALL}")
+        raise RuntimeError(f"{name} is not installed at {path} and npm is missing to install it: "
+                           f"apt-get install nodejs npm, then {INSTALL}")
     if shutil.which("node") is None:
         raise RuntimeError(f"{name} needs Node.js: apt-get install nodejs npm, then {INSTALL}")
     return str(path)

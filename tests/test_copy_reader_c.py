@@ -3,6 +3,9 @@ cancellation while the server sends nothing. tests/test_copy_out.py runs the sha
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import psycopg
@@ -71,3 +74,12 @@ def test_cancel_is_seen_while_the_server_sends_nothing(pg_dsn: str) -> None:
         assert len(seen) == 1 and seen[0].startswith(b"1\t\\N\n")
         conn.rollback()
         assert conn.execute("SELECT 7").fetchone() == (7,)
+
+
+def test_version_names_the_reader_this_install_runs() -> None:
+    def version(**env: str) -> str:
+        return subprocess.run([sys.executable, "-m", "pgarchiver_tui", "--version"], capture_output=True, text=True,
+                              check=True, env={**os.environ, **env}).stdout.strip()
+
+    assert version().endswith("COPY reader: C")
+    assert version(PGARCHIVER_COPY_READER="python").endswith("COPY reader: Python (PGARCHIVER_COPY_READER=python)")

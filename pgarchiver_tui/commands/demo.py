@@ -44,7 +44,7 @@ def demo_database(local_dir: str | None, workers: int) -> Iterator[Settings]:
         raise ConfigError(str(exc)) from None
     try:
         print(f"pgarchiver-tui demo: seeding {DEMO_TABLE}: {DEMO_DAYS} daily partitions × {DEMO_ROWS_PER_DAY} "
-              "rows (jsonb, numeric, uuid, text) …", file=sys.stderr, flush=True)
+              "rows (jsonb, numeric, uuid, text, text[]) …", file=sys.stderr, flush=True)
         seed_events(server.dsn, DEMO_TABLE, DEMO_FIRST_DAY, DEMO_DAYS, DEMO_ROWS_PER_DAY)
         yield demo_settings(server.dsn, local_dir, workers)
     finally:
