@@ -121,8 +121,8 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--output-format", help="jsonl (default), csv or parquet")
     group.add_argument("--compression", help="zstd (default), gzip, lz4 or none")
     group.add_argument("--compression-level", metavar="N")
-    group.add_argument("--zstd-threads", metavar="N", help="zstd worker threads (default 1: compressing beside "
-                                                         "the reading; 0: in the reading thread)")
+    group.add_argument("--zstd-threads", metavar="N", help="zstd worker threads (default: 1 beside the reading "
+                                                         "up to level 12, 0 above; 0: in the reading thread)")
     group.add_argument("--split", metavar="N", help="read each partition with N connections on one snapshot, "
                                                     "one object (JSONL and CSV; PostgreSQL 14+)")
     group.add_argument("--force", action="store_true", default=None,

@@ -31,3 +31,10 @@ def test_a_damaged_concatenation_is_an_integrity_error(name: str, damage: str) -
     bad = {"cut": data[:-5], "garbage": data + b"not a frame at all", "short garbage": data + b"x"}[damage]
     with pytest.raises(IntegrityError):
         b"".join(codecs.decompress([bad], codecs.get_codec(name)))
+
+
+def test_zstd_gets_a_thread_of_its_own_by_default_up_to_level_12() -> None:
+    """Above level 12 a zstd job takes seconds, and a context is freed only when its job is done: Ctrl-C would
+    wait for it (tests/test_cancel.py runs at level 19). Asked for, threads are as asked."""
+    assert [codecs.zstd_threads(None, level) for level in (1, 3, 12, 13, 19)] == [1, 1, 1, 0, 0]
+    assert codecs.zstd_threads(0, 3) == 0 and codecs.zstd_threads(4, 19) == 4

@@ -58,7 +58,7 @@ class Settings:
     output_format: str = "jsonl"
     compression: str = "zstd"
     compression_level: int | None = None
-    zstd_threads: int = 1  # zstd compresses on a thread of its own: codecs._zstd_compressor says why
+    zstd_threads: int | None = None  # None: one thread beside the reading up to level 12 (codecs.zstd_threads)
     split: int = 1  # connections reading one partition at once
     path_template: str = "{schema}/{table}/{YYYY}/{MM}"
     # where

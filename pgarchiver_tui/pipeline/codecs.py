@@ -71,11 +71,25 @@ class _Lz4Compressor:
 ZSTD_JOB_BYTES = 1 << 20  # with worker threads: 1 MiB jobs keep a worker's buffers near 7 MB instead of 38
 
 
+AUTO_THREAD_MAX_LEVEL = 12
+
+
+def zstd_threads(asked: int | None, level: int) -> int:
+    """zstd's worker threads: as asked, or by default one beside the reading up to level 12, none above.
+
+    Above that a job takes seconds (from level 17 zstd makes each job several window sizes long), and a
+    context with a job running is freed only once the job is done: Ctrl-C took 10 s at level 19 instead of
+    under 2. At those levels the compression, not the reading, is the pace anyway."""
+    if asked is not None:
+        return asked
+    return 1 if level <= AUTO_THREAD_MAX_LEVEL else 0
+
+
 def _zstd_compressor(level: int, threads: int) -> _Compressor:
     if threads <= 0:
         return zstandard.ZstdCompressor(level=level).compressobj()
     # Worker threads compress outside the GIL while the caller goes on reading, as psql | zstd do in two
-    # processes. One is the default (--zstd-threads 1): on a loaded 2-core machine it took one partition from
+    # processes. One is the default up to level 12 (zstd_threads): on a loaded 2-core machine it took one partition from
     # 0.89x the pipe's speed to 1.10x, and it spent 5-12% less CPU than compressing in the reading thread (the
     # output 0.7% smaller); unloaded, the speed was the same within noise. The output does not depend on the
     # number of threads (zstd's guarantee from one on).
@@ -133,8 +147,9 @@ def get_codec(name: str) -> Codec:
     return CODECS[codec_choice(name).name]
 
 
-def compress(chunks: Iterable[bytes], codec: Codec, level: int, threads: int = 0) -> Iterator[bytes]:
-    compressor = codec.make_compressor(level, threads)
+def compress(chunks: Iterable[bytes], codec: Codec, level: int, threads: int | None = 0) -> Iterator[bytes]:
+    """`threads`: zstd's worker threads; None for the default (zstd_threads)."""
+    compressor = codec.make_compressor(level, zstd_threads(threads, level))
     for chunk in chunks:
         out = compressor.compress(chunk)
         if out:

@@ -48,7 +48,7 @@ class ArchiveOptions:
     format: str = "jsonl"
     compression: str = "zstd"
     level: int | None = None
-    zstd_threads: int = 1  # zstd compresses on a thread of its own: codecs._zstd_compressor says why
+    zstd_threads: int | None = None  # None: one thread beside the reading up to level 12 (codecs.zstd_threads)
     split: int = 1  # readers of one partition, on one exported snapshot (commands/archive/split.py)
     workers: int = 1
     dry_run: bool = False
