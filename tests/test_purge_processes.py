@@ -170,7 +170,7 @@ def test_two_purges_at_once_purge_each_period_once(
     second = start(pg_dsn, "events", "2024-01-01", "2024-01-08", store)
     runs = [finish(first), finish(second)]
 
-    assert [r.code for r in runs] == [0, 0], [r.err for r in runs]
+    assert [r.code for r in runs] == [0, 0], "\n\n".join(f"run {n} (exit {r.code}):\n{r.err}" for n, r in enumerate(runs))
     purged: dict[str, int] = {}
     for run in runs:
         for item in json.loads(run.out)["objects"]:
