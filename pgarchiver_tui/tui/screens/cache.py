@@ -19,8 +19,7 @@ from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.timer import Timer
-from textual.widgets import Header, Input, Static
+from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from pgarchiver_tui.cache import Cache, Record, open_cache
@@ -47,7 +46,6 @@ from pgarchiver_tui.tui.wording import for_screen
 
 STATUS_FILTERS = ("all", "archived", "failed")
 STATUS_STYLES = {"archived": "green", "failed": "bold red"}
-FILTER_DELAY = 0.3  # seconds of quiet typing before the records are filtered
 Row = tuple[Any, ...]  # a record's fields in the order of Record's
 F = {f.name: n for n, f in enumerate(fields(Record))}
 
@@ -193,14 +191,12 @@ class CacheScreen(TableScreen):
         self.haystacks: dict[str, str] | None = None  # made on the first filter
         self.shown: list[str] = []
         self.status_filter = "all"
-        self.filter_text = ""
         self.sort_column = "partition"
         self.sort_reverse = False
         self.selected: set[str] = set()
         self.url = ""
         self.version: int | None = None  # the cache's data_version when last read
         self.loaded = False
-        self.filter_timer: Timer | None = None
         self.failed = 0  # records that failed, of all
         self.shown_stored = 0  # bytes stored by the records shown
 
@@ -350,33 +346,6 @@ class CacheScreen(TableScreen):
         if record is not None:
             self.app.push_screen(RecordDetailScreen(record, self.app.wall()))  # type: ignore[attr-defined]
 
-    def action_filter(self) -> None:
-        box = self.query_one(FilterBox)
-        box.display = True
-        self.set_focus(box)  # now: the keys typed right after `/` are the filter's
-
-    @on(Input.Changed, "#filter")
-    def filter_changed(self, event: Input.Changed) -> None:
-        """Filtered once typing pauses: with 100,000 rows, not on every key."""
-        if self.filter_timer is not None:
-            self.filter_timer.stop()
-        self.filter_timer = self.set_timer(FILTER_DELAY, self.filter_now)
-
-    def filter_now(self) -> None:
-        """Show what the filter box holds now (read from the box: its Changed message may still be on its
-        way when Enter comes right behind the typing)."""
-        if self.filter_timer is not None:
-            self.filter_timer.stop()
-            self.filter_timer = None
-        text = self.query_one(FilterBox).value.strip()
-        if text != self.filter_text:
-            self.filter_text = text
-            self.rebuild()
-
-    def filter_kept(self) -> None:
-        self.filter_now()
-        self.set_focus(self.table)
-
     def action_status_filter(self) -> None:
         self.status_filter = STATUS_FILTERS[(STATUS_FILTERS.index(self.status_filter) + 1) % len(STATUS_FILTERS)]
         self.rebuild()
@@ -403,12 +372,6 @@ class CacheScreen(TableScreen):
             self.close_filter()
             return
         self.app.pop_screen()
-
-    def close_filter(self) -> None:
-        box = self.query_one(FilterBox)
-        box.display, box.value = False, ""
-        self.filter_now()  # every record again, unless no filter was shown
-        self.set_focus(self.table)
 
     # -- marking -----------------------------------------------------------------------------------------
     def action_toggle_mark(self) -> None:

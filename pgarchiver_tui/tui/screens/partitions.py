@@ -11,8 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.timer import Timer
-from textual.widgets import Header, Input, Static
+from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from pgarchiver_tui.commands.archive.prepare import Prepared
@@ -44,7 +43,6 @@ from pgarchiver_tui.tui.widgets.verify_panel import VerifyPanel, check_status, n
 from pgarchiver_tui.tui.wording import for_screen
 
 Loader = Callable[[Settings], Prepared]
-FILTER_DELAY = 0.3  # seconds of quiet typing before the table is filtered
 # a worker given no description describes itself by repr() of its arguments: 2 s for 100,000 entries
 NO_REPR = "facts and orders of the partitions"
 
@@ -164,11 +162,9 @@ class PartitionsScreen(TableScreen):
         self.shown: list[Entry] = []
         self.selected: set[str] = set()
         self.marked = Marked()
-        self.filter_text = ""
         self.sort_column = "period"
         self.sort_reverse = False
         self.range_start: int | None = None
-        self.filter_timer: Timer | None = None
         self.outcomes: dict[str, JobResult] = {}  # verified from this screen
 
     def compose(self) -> ComposeResult:
@@ -463,33 +459,6 @@ class PartitionsScreen(TableScreen):
         self.unmark(set(self.selected))
 
     # -- filtering and sorting ---------------------------------------------------------------------------
-    def action_filter(self) -> None:
-        box = self.query_one(FilterBox)
-        box.display = True
-        self.set_focus(box)  # now: the keys typed right after `/` are the filter's
-
-    @on(Input.Changed, "#filter")
-    def filter_changed(self, event: Input.Changed) -> None:
-        """Filtered once typing pauses: with 100,000 rows, not on every key."""
-        if self.filter_timer is not None:
-            self.filter_timer.stop()
-        self.filter_timer = self.set_timer(FILTER_DELAY, self.filter_now)
-
-    def filter_now(self) -> None:
-        """Show what the filter box holds now (read from the box: its Changed message may still be on its
-        way when Enter comes right behind the typing)."""
-        if self.filter_timer is not None:
-            self.filter_timer.stop()
-            self.filter_timer = None
-        text = self.query_one(FilterBox).value.strip()
-        if text != self.filter_text:
-            self.filter_text = text
-            self.rebuild()
-
-    def filter_kept(self) -> None:
-        self.filter_now()
-        self.set_focus(self.table)
-
     def action_sort(self) -> None:
         self.sort_column = SORTABLE[(SORTABLE.index(self.sort_column) + 1) % len(SORTABLE)]
         self.sort_reverse = False
@@ -498,12 +467,6 @@ class PartitionsScreen(TableScreen):
     def action_sort_reverse(self) -> None:
         self.sort_reverse = not self.sort_reverse
         self.resort()
-
-    def close_filter(self) -> None:
-        box = self.query_one(FilterBox)
-        box.display, box.value = False, ""
-        self.filter_now()  # everything again, unless no filter was shown
-        self.set_focus(self.table)
 
     def action_back(self) -> None:
         if self.query_one(FilterBox).display:

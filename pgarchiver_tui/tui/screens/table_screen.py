@@ -10,13 +10,18 @@ and Escape come in order behind it (widgets/filter_box.py).
 
 from __future__ import annotations
 
+from textual import on
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Input
 
 from pgarchiver_tui.tui import keys
+from pgarchiver_tui.tui.widgets.filter_box import FilterBox
 from pgarchiver_tui.tui.widgets.row_table import RowTable
 
 MOVES = {"cursor", "page", "first", "last"}
+FILTER_DELAY = 0.3  # seconds of quiet typing before the rows are filtered
 
 
 class TableScreen(Screen[None]):
@@ -29,6 +34,15 @@ class TableScreen(Screen[None]):
         Binding("G,end", "last", "", show=False),
     ])
     TEXT_ACTIONS: set[str] = set()  # a subclass's actions on keys that are text in the filter box
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_text = ""
+        self.filter_timer: Timer | None = None
+
+    def rebuild(self) -> None:
+        """Show the rows again after the filter changed: each screen's own."""
+        raise NotImplementedError
 
     @property
     def table(self) -> RowTable:
@@ -51,3 +65,37 @@ class TableScreen(Screen[None]):
 
     def action_last(self) -> None:
         self.table.action_last()
+
+    # -- the filter box ----------------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one(FilterBox)
+        box.display = True
+        self.set_focus(box)  # now: the keys typed right after `/` are the filter's
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        """Filtered once typing pauses: with 100,000 rows, not on every key."""
+        if self.filter_timer is not None:
+            self.filter_timer.stop()
+        self.filter_timer = self.set_timer(FILTER_DELAY, self.filter_now)
+
+    def filter_now(self) -> None:
+        """Show what the filter box holds now (read from the box: its Changed message may still be on its
+        way when Enter comes right behind the typing)."""
+        if self.filter_timer is not None:
+            self.filter_timer.stop()
+            self.filter_timer = None
+        text = self.query_one(FilterBox).value.strip()
+        if text != self.filter_text:
+            self.filter_text = text
+            self.rebuild()
+
+    def filter_kept(self) -> None:
+        self.filter_now()
+        self.set_focus(self.table)
+
+    def close_filter(self) -> None:
+        box = self.query_one(FilterBox)
+        box.display, box.value = False, ""
+        self.filter_now()  # every row again, unless no filter was shown
+        self.set_focus(self.table)
